@@ -1,0 +1,52 @@
+// Typed messages between callers (server, CLI) and the engine worker.
+
+import type { SamplingParams } from '../generation/sampling-params.js';
+
+/** A request for one completion sequence (the server fans `n` > 1 out into several). */
+export interface GenerationRequest {
+  /** Unique per live request; events and `cancel` refer to it. */
+  reqId: string;
+  /** Prompt token ids, already templated and tokenized. */
+  promptIds: number[];
+  /** Upper bound on generated tokens. */
+  maxTokens: number;
+  sampling: SamplingParams;
+  /** Generation stops before any of these strings; they never appear in the output text. */
+  stop: string[];
+  /** Generation stops at these token ids (the model's EOS ids are added by the engine). */
+  stopTokenIds: number[];
+  /** Absolute deadline in ms since the epoch; the request ends with finishReason 'timeout' after it. */
+  deadlineMs: number | null;
+}
+
+export interface TokenLogprob {
+  tokenId: number;
+  token: string;
+  logprob: number;
+  /** Top alternatives, most likely first (empty unless requested). */
+  top: { tokenId: number; token: string; logprob: number }[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'timeout' | 'error';
+
+export type GenerationEvent =
+  | {
+      type: 'delta';
+      reqId: string;
+      /** Tokens generated since the last event. */
+      tokenIds: number[];
+      /** Text released since the last event (held back while it could still become a stop string). */
+      text: string;
+      logprobs: TokenLogprob[] | null;
+    }
+  | {
+      type: 'done';
+      reqId: string;
+      finishReason: FinishReason;
+      /** Remaining released text, if any. */
+      text: string;
+      usage: { promptTokens: number; completionTokens: number };
+      /** Milliseconds from submit to first token, and total. */
+      timings: { queueMs: number; ttftMs: number; totalMs: number };
+      error?: { kind: string; message: string };
+    };
