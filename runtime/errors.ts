@@ -44,6 +44,14 @@ export class UnsupportedModelError extends EdgewiseError {
   }
 }
 
+/** A model path (folder or container file) does not exist. */
+export class ModelNotFoundError extends EdgewiseError {
+  constructor(path: string) {
+    super('not_found', `model not found: ${path} (no such file or directory)`, { param: path });
+    this.name = 'ModelNotFoundError';
+  }
+}
+
 export class InvalidRequestError extends EdgewiseError {
   constructor(message: string, param: string | null = null) {
     super('invalid_request', message, { param });
