@@ -106,6 +106,8 @@ def check(fixture_dir):
     vs_meta = float(np.abs(ours - meta).max() / scale)
     vs_stored = float(np.abs(ours - stored).max() / scale)
     greedy_ok = model.greedy(prompt, len(ref["greedy_ids"]))[0] == ref["greedy_ids"]
+    decode_rows = np.fromfile(os.path.join(fixture_dir, ref["decode_logits_file"]), dtype="<f4").reshape(ref["decode_logits_shape"])
+    greedy_ok = greedy_ok and [int(t) for t in decode_rows.argmax(1)] == ref["greedy_ids"]
     ok = vs_meta < 1e-5 and vs_stored == 0.0 and greedy_ok
     print(f"{os.path.basename(fixture_dir)}: llama_ref vs meta-style float64 {vs_meta:.2e}, vs stored {vs_stored:.1e}, greedy {'same' if greedy_ok else 'DIFFERENT'} -> {'ok' if ok else 'FAIL'}")
     return ok

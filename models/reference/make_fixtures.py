@@ -171,8 +171,15 @@ def gqa_interleaved_diff(model, prompt, ref_logits):
     return diff
 
 
-def write_reference(out_dir, info, logits):
+def decode_logits(model, prompt, greedy):
+    """Row j: the logits that chose greedy[j] (after prompt + greedy[:j]), for checking KV-cache decode steps."""
+    rows = logits_as_numpy(model.forward(prompt + greedy[:-1]))
+    return rows[len(prompt) - 1 :]
+
+
+def write_reference(out_dir, info, logits, decode_rows):
     logits.astype("<f4").tofile(os.path.join(out_dir, "logits.bin"))
+    decode_rows.astype("<f4").tofile(os.path.join(out_dir, "decode-logits.bin"))
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump(info, f, indent=1)
         f.write("\n")
@@ -210,10 +217,10 @@ def make_variant(variant):
     info = dict(
         variant=variant, description=spec["description"], generator="models/reference/make_fixtures.py",
         storage_dtype=spec["dtype"], prompt_ids=prompt, greedy_ids=greedy,
-        greedy_min_relative_margin=round(worst, 6), logits_file="logits.bin", logits_dtype="float32-le",
-        logits_shape=[PROMPT_LEN, cfg["vocab_size"]], max_abs_logit=float(np.max(np.abs(logits))),
+        greedy_min_relative_margin=round(worst, 6), logits_file="logits.bin", decode_logits_file="decode-logits.bin", logits_dtype="float32-le",
+        logits_shape=[PROMPT_LEN, cfg["vocab_size"]], decode_logits_shape=[GREEDY_LEN, cfg["vocab_size"]], max_abs_logit=float(np.max(np.abs(logits))),
         tolerance=TOLERANCE, sensitivity=sensitivity(model, prompt, logits))
-    write_reference(out_dir, info, logits)
+    write_reference(out_dir, info, logits, decode_logits(model, prompt, greedy))
     size_kb = os.path.getsize(os.path.join(out_dir, "model.safetensors")) / 1024
     print(f"{variant}: {size_kb:.0f} KB weights, greedy margin {worst:.3f}, sensitivity {info['sensitivity']}")
 
@@ -272,10 +279,10 @@ def make_default(model_dir, out_dir):
         generator="models/reference/make_fixtures.py --default", model_dir=os.path.relpath(model_dir, REPO),
         model_sha256=sha256_file(weights_file), config_sha256=sha256_file(os.path.join(model_dir, "config.json")),
         prompt_text_prefix=DEFAULT_TEXT[:80], prompt_ids=prompt, greedy_ids=greedy,
-        greedy_min_relative_margin=round(worst, 6), logits_file="logits.bin", logits_dtype="float32-le",
-        logits_shape=[PROMPT_LEN, raw["vocab_size"]], max_abs_logit=float(np.max(np.abs(logits))),
+        greedy_min_relative_margin=round(worst, 6), logits_file="logits.bin", decode_logits_file="decode-logits.bin", logits_dtype="float32-le",
+        logits_shape=[PROMPT_LEN, raw["vocab_size"]], decode_logits_shape=[GREEDY_LEN, raw["vocab_size"]], max_abs_logit=float(np.max(np.abs(logits))),
         tolerance=TOLERANCE)
-    write_reference(out_dir, info, logits)
+    write_reference(out_dir, info, logits, decode_logits(model, prompt, greedy))
     print(f"default: model sha256 {info['model_sha256'][:12]}, greedy margin {worst:.4f}, greedy {greedy}")
 
 
