@@ -1,0 +1,153 @@
+// The server's RequestObserver that feeds tracing, metrics and request logs, and its setup from options/env.
+
+import type { FinishReason } from '../../runtime/worker/engine-api.js';
+import type { RequestEndInfo, RequestObserver, RequestStartInfo } from '../observer.js';
+import { createServerLogger, logRequestEnd, type Logger } from './logger.js';
+import { ServerMetrics, type EngineStatsSnapshot } from './metrics.js';
+import type { RequestEnd, RequestStart } from './request-record.js';
+import { RequestTracer, tracingOptionsFromEnv, type RequestSpan, type TracingOptions } from './tracing.js';
+
+/** Engine-side facts the server's RequestEndInfo may carry once the engine reports them. */
+interface EngineExtras {
+  depth?: number;
+  precision?: string;
+  blockDecode?: { count: number; totalMs: number };
+  errorCause?: unknown;
+}
+
+export interface ObservabilityObserverOptions {
+  logger: Logger;
+  tracer: RequestTracer | null;
+  metrics: ServerMetrics | null;
+  /**
+   * Depth and precision reported when the engine does not say: until the governor lands every
+   * request runs all `numLayers` blocks at the precision the weights are served in.
+   */
+  defaultDepth: number | null;
+  defaultPrecision: string | null;
+}
+
+interface LiveRequest {
+  start: RequestStart;
+  span: RequestSpan | null;
+}
+
+function endFinishReason(info: RequestEndInfo): FinishReason {
+  if (info.status === 'error') return 'error';
+  if (info.status === 'cancelled') return 'cancelled';
+  // Several choices: 'length' if any was cut, else the shared reason.
+  if (info.finishReasons.includes('length')) return 'length';
+  return info.finishReasons[0] ?? 'stop';
+}
+
+export class ObservabilityObserver implements RequestObserver {
+  private readonly live = new Map<string, LiveRequest>();
+
+  constructor(private readonly options: ObservabilityObserverOptions) {}
+
+  onQueued(info: RequestStartInfo): void {
+    const start: RequestStart = {
+      reqId: info.reqId,
+      model: info.model,
+      protocol: info.transport,
+      promptTokens: info.promptTokens,
+      startMs: info.startMs,
+    };
+    this.live.set(info.reqId, { start, span: this.options.tracer?.start(start) ?? null });
+  }
+
+  onTokens(info: { reqId: string; count: number; sinceLastMs: number }): void {
+    const metrics = this.options.metrics;
+    // sinceLastMs is 0 for the first batch: time to first token is not an inter-token gap.
+    if (metrics === null || info.sinceLastMs <= 0 || info.count <= 0) return;
+    // NOTE: a batch of n tokens after a gap of g counts as n gaps of g/n, like vLLM's per-token ITL.
+    const gapMs = info.sinceLastMs / info.count;
+    for (let i = 0; i < info.count; i++) metrics.recordInterTokenLatency(gapMs);
+  }
+
+  onDone(info: RequestEndInfo): void {
+    const live = this.live.get(info.reqId);
+    this.live.delete(info.reqId);
+    const extras = info as RequestEndInfo & EngineExtras;
+    const start: RequestStart = live?.start ?? {
+      reqId: info.reqId,
+      model: 'unknown',
+      protocol: info.transport,
+      promptTokens: info.promptTokens,
+      startMs: Date.now() - info.totalMs,
+    };
+    const end: RequestEnd = {
+      finishReason: endFinishReason(info),
+      promptTokens: info.promptTokens,
+      completionTokens: info.completionTokens,
+      queueMs: info.queueMs,
+      ttftMs: info.ttftMs,
+      totalMs: info.totalMs,
+      depth: extras.depth ?? this.options.defaultDepth,
+      precision: extras.precision ?? this.options.defaultPrecision,
+      blockDecode: extras.blockDecode,
+      error:
+        info.error === undefined
+          ? undefined
+          : { type: info.error.type, message: info.error.message, cause: extras.errorCause },
+    };
+    live?.span?.end(end);
+    this.options.metrics?.recordRequestEnd(end);
+    logRequestEnd(this.options.logger, start, end, { status: info.error?.status });
+  }
+
+  /** Requests refused before they reached the engine (validation, queue full, auth). */
+  onRejected(info: { type: string }): void {
+    this.options.metrics?.recordError(info.type);
+  }
+}
+
+export interface ObservabilitySetupOptions {
+  model: string;
+  /** The model's block count (the depth every request runs until depth switching exists). */
+  numLayers: number | null;
+  /** The precision the weights are served in ('fp32' for an uncompressed folder). */
+  precision: string | null;
+  engineStats: () => EngineStatsSnapshot;
+  logger?: Logger;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Overrides the OTEL_* environment (tests, benchmarks); null turns tracing off. */
+  tracing?: TracingOptions | null;
+  /** false turns metrics off (benchmarks measure the difference). */
+  metrics?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Everything `serve` wires in: the observer to register, the /metrics source, and shutdown. */
+export interface Observability {
+  observer: ObservabilityObserver;
+  logger: Logger;
+  metrics: ServerMetrics | null;
+  tracer: RequestTracer | null;
+  shutdown(): Promise<void>;
+}
+
+export function createObservability(options: ObservabilitySetupOptions): Observability {
+  const logger = options.logger ?? createServerLogger({ level: options.logLevel ?? 'info' });
+  const tracingOptions = options.tracing === undefined ? tracingOptionsFromEnv(options.env) : options.tracing;
+  const tracer = tracingOptions === null ? null : new RequestTracer(tracingOptions);
+  const metrics =
+    options.metrics === false ? null : new ServerMetrics({ model: options.model, engineStats: options.engineStats });
+  const observer = new ObservabilityObserver({
+    logger,
+    tracer,
+    metrics,
+    defaultDepth: options.numLayers,
+    defaultPrecision: options.precision,
+  });
+  if (tracer !== null) logger.info({ tracing: true }, 'OpenTelemetry tracing on (OTEL_* environment)');
+  return {
+    observer,
+    logger,
+    metrics,
+    tracer,
+    async shutdown() {
+      await Promise.all([tracer?.shutdown(), metrics?.shutdown()]);
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Tracing: an in-memory exporter sees the request span tree with its attributes and timings.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { RequestTracer, REQUEST_SPAN_NAME, tracingOptionsFromEnv } from './tracing.js';
+import { ObservabilityObserver } from './observability.js';
+import { createServerLogger } from './logger.js';
+
+function ms(t: [number, number]): number {
+  return t[0] * 1000 + t[1] / 1e6;
+}
+
+function setup() {
+  const exporter = new InMemorySpanExporter();
+  const tracer = new RequestTracer({ exporter, synchronous: true });
+  const observer = new ObservabilityObserver({
+    logger: createServerLogger({ level: 'silent' }),
+    tracer,
+    metrics: null,
+    defaultDepth: 4,
+    defaultPrecision: 'fp32',
+  });
+  return { exporter, tracer, observer };
+}
+
+test('a finished request yields a request span with queue, prefill, decode and block children', async () => {
+  const { exporter, tracer, observer } = setup();
+  const startMs = Date.now() - 500;
+  observer.onQueued({ reqId: 'chatcmpl-a', endpoint: 'chat', transport: 'sse', model: 'tiny', promptTokens: 17, numChoices: 1, startMs });
+  observer.onTokens({ reqId: 'chatcmpl-a', count: 1, sinceLastMs: 0 });
+  const info = {
+    reqId: 'chatcmpl-a', endpoint: 'chat' as const, transport: 'sse' as const, status: 'ok' as const,
+    finishReasons: ['length' as const], promptTokens: 17, completionTokens: 9, ttftMs: 120, totalMs: 400, queueMs: 30,
+    depth: 3, precision: 'bf16', blockDecode: { count: 27, totalMs: 45 },
+  };
+  observer.onDone(info);
+  await tracer.forceFlush();
+  const spans = exporter.getFinishedSpans();
+  const root = spans.find((s) => s.name === REQUEST_SPAN_NAME) as ReadableSpan;
+  assert.ok(root, 'request span exported');
+  assert.equal(root.attributes['gen_ai.request.model'], 'tiny');
+  assert.equal(root.attributes['gen_ai.usage.input_tokens'], 17);
+  assert.equal(root.attributes['gen_ai.usage.output_tokens'], 9);
+  assert.deepEqual(root.attributes['gen_ai.response.finish_reasons'], ['length']);
+  assert.equal(root.attributes['edgewise.ttft_ms'], 120);
+  assert.equal(root.attributes['edgewise.depth'], 3, 'engine-reported depth wins over the default');
+  assert.equal(root.attributes['edgewise.precision'], 'bf16');
+  assert.ok(Math.abs(ms(root.startTime) - startMs) < 1);
+  assert.ok(Math.abs(ms(root.duration) - 400) < 1);
+
+  const children = spans.filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+  const byName = new Map(children.map((s) => [s.name, s]));
+  assert.deepEqual([...byName.keys()].sort(), ['edgewise.block_decompression', 'edgewise.decode', 'edgewise.prefill', 'edgewise.queue']);
+  for (const child of children) assert.equal(child.spanContext().traceId, root.spanContext().traceId);
+  const dur = (name: string) => ms(byName.get(name)!.duration);
+  assert.ok(Math.abs(dur('edgewise.queue') - 30) < 1);
+  assert.ok(Math.abs(dur('edgewise.prefill') - 90) < 1);
+  assert.ok(Math.abs(dur('edgewise.decode') - 280) < 1);
+  assert.ok(Math.abs(dur('edgewise.block_decompression') - 45) < 1);
+  assert.equal(byName.get('edgewise.block_decompression')!.attributes['edgewise.block_decode.count'], 27);
+  // Children sit inside the parent and follow each other.
+  assert.ok(ms(byName.get('edgewise.prefill')!.startTime) >= ms(byName.get('edgewise.queue')!.startTime));
+  assert.ok(Math.abs(ms(byName.get('edgewise.decode')!.startTime) - (startMs + 120)) < 1);
+  await tracer.shutdown();
+});
+
+test('a failed request without tokens has error status, no decode span, and default depth/precision', async () => {
+  const { exporter, tracer, observer } = setup();
+  observer.onQueued({ reqId: 'cmpl-b', endpoint: 'completion', transport: 'ws', model: 'tiny', promptTokens: 5, numChoices: 1, startMs: Date.now() });
+  observer.onDone({
+    reqId: 'cmpl-b', endpoint: 'completion', transport: 'ws', status: 'error', finishReasons: ['error'],
+    promptTokens: 5, completionTokens: 0, ttftMs: null, totalMs: 12, queueMs: 2,
+    error: { status: 500, type: 'server_error', message: 'engine broke' },
+  });
+  await tracer.forceFlush();
+  const spans = exporter.getFinishedSpans();
+  const root = spans.find((s) => s.name === REQUEST_SPAN_NAME)!;
+  assert.equal(root.status.code, SpanStatusCode.ERROR);
+  assert.equal(root.attributes['error.type'], 'server_error');
+  assert.equal(root.attributes['edgewise.depth'], 4);
+  assert.equal(root.attributes['edgewise.precision'], 'fp32');
+  assert.deepEqual(spans.map((s) => s.name).sort(), [REQUEST_SPAN_NAME, 'edgewise.prefill', 'edgewise.queue'].sort());
+  await tracer.shutdown();
+});
+
+test('tracing is off without OTEL_* variables and on with an OTLP endpoint', () => {
+  assert.equal(tracingOptionsFromEnv({}), null);
+  assert.equal(tracingOptionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }), null);
+  assert.equal(tracingOptionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_EXPORTER: 'none' }), null);
+  const on = tracingOptionsFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces', OTEL_SERVICE_NAME: 'edge-a' });
+  assert.ok(on !== null);
+  assert.equal(on.serviceName, 'edge-a');
+  assert.equal(on.exporter.constructor.name, 'OTLPTraceExporter');
+  assert.equal(tracingOptionsFromEnv({ OTEL_TRACES_EXPORTER: 'console' })?.exporter.constructor.name, 'ConsoleSpanExporter');
+});
