@@ -1,0 +1,153 @@
+// N-API surface of the huff8 codec addon; the TypeScript wrapper (kernels/codec/native.ts) validates first.
+#include <napi.h>
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "huff8.h"
+
+namespace {
+
+template <typename T>
+T* dataOf(const Napi::Env& env, const Napi::Value& v, napi_typedarray_type type, const char* what, size_t* length) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(env, std::string(what) + " has the wrong typed-array type");
+  }
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  *length = a.ElementLength();
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
+
+uint64_t integerArg(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 9007199254740991.0 || d != double(uint64_t(d))) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be a non-negative integer");
+  }
+  return uint64_t(d);
+}
+
+// decode(words, raw, index, codeLengths, numElements, chunkSize, bitLength, out, mode, threads, allowFast)
+Napi::Value Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "decode expects 11 arguments");
+  huff8::DecodeJob job;
+  size_t rawLen, indexLen, lensLen, outLen;
+  job.words = dataOf<uint32_t>(env, info[0], napi_uint32_array, "words", &job.numWords);
+  job.raw = dataOf<uint8_t>(env, info[1], napi_uint8_array, "raw", &rawLen);
+  job.index = dataOf<uint32_t>(env, info[2], napi_uint32_array, "index", &indexLen);
+  const uint8_t* lens = dataOf<uint8_t>(env, info[3], napi_uint8_array, "codeLengths", &lensLen);
+  job.numElements = integerArg(env, info[4], "numElements");
+  job.chunkSize = uint32_t(integerArg(env, info[5], "chunkSize"));
+  job.bitLength = integerArg(env, info[6], "bitLength");
+  uint64_t mode = integerArg(env, info[8], "mode");
+  uint64_t threads = integerArg(env, info[9], "threads");
+  bool allowFast = info[10].ToBoolean().Value();
+  if (mode > 2) throw Napi::RangeError::New(env, "mode must be 0, 1 or 2");
+  job.mode = huff8::OutMode(mode);
+  job.out = mode == 0 ? static_cast<void*>(dataOf<uint16_t>(env, info[7], napi_uint16_array, "out", &outLen))
+                      : static_cast<void*>(dataOf<float>(env, info[7], napi_float32_array, "out", &outLen));
+  if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
+  if (job.chunkSize == 0) throw Napi::RangeError::New(env, "chunkSize must be positive");
+  uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
+  if (rawLen < job.numElements || outLen < job.numElements || indexLen < 2 * numChunks) {
+    throw Napi::RangeError::New(env, "raw, out or index is shorter than numElements requires");
+  }
+  huff8::DecodeTable table;
+  std::string err = huff8::buildDecodeTable(lens, &table);
+  if (err.empty() && numChunks > 0) {
+    // NOTE: a thread costs tens of microseconds to start; small tensors stay on the calling thread.
+    uint64_t byWork = std::max<uint64_t>(1, job.numElements >> 17);
+    uint64_t n = std::min<uint64_t>({std::max<uint64_t>(threads, 1), byWork, numChunks, 64});
+    if (n <= 1) {
+      err = huff8::decodeChunks(table, job, 0, numChunks, allowFast);
+    } else {
+      std::vector<std::string> errors(n);
+      std::vector<std::thread> pool;
+      for (uint64_t k = 0; k < n; k++) {
+        uint64_t b = numChunks * k / n, e = numChunks * (k + 1) / n;
+        pool.emplace_back([&, k, b, e] { errors[k] = huff8::decodeChunks(table, job, b, e, allowFast); });
+      }
+      for (auto& th : pool) th.join();
+      for (auto& e : errors) {
+        if (!e.empty()) {
+          err = e;
+          break;
+        }
+      }
+    }
+  }
+  if (!err.empty()) throw Napi::Error::New(env, "huff8 decode: " + err);
+  return env.Undefined();
+}
+
+// encode(data, codeLengths, chunkSize, words, raw, index) -> bitLength
+Napi::Value Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 6) throw Napi::TypeError::New(env, "encode expects 6 arguments");
+  size_t n, lensLen, numWords, rawLen, indexLen;
+  const uint16_t* data = dataOf<uint16_t>(env, info[0], napi_uint16_array, "data", &n);
+  const uint8_t* lens = dataOf<uint8_t>(env, info[1], napi_uint8_array, "codeLengths", &lensLen);
+  uint64_t chunkSize = integerArg(env, info[2], "chunkSize");
+  uint32_t* words = dataOf<uint32_t>(env, info[3], napi_uint32_array, "words", &numWords);
+  uint8_t* raw = dataOf<uint8_t>(env, info[4], napi_uint8_array, "raw", &rawLen);
+  uint32_t* index = dataOf<uint32_t>(env, info[5], napi_uint32_array, "index", &indexLen);
+  if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
+  if (chunkSize == 0 || chunkSize > 0xFFFFFFFFull) throw Napi::RangeError::New(env, "chunkSize out of range");
+  if (rawLen < n || indexLen < 2 * ((n + chunkSize - 1) / chunkSize)) {
+    throw Napi::RangeError::New(env, "raw or index is too short for data");
+  }
+  uint64_t bits = 0;
+  std::string err = huff8::encode(data, n, lens, uint32_t(chunkSize), words, numWords, raw, index, &bits);
+  if (!err.empty()) throw Napi::Error::New(env, "huff8 encode: " + err);
+  return Napi::Number::New(env, double(bits));
+}
+
+// histogram(data, counts): adds symbol counts into a Float64Array(256)
+Napi::Value Histogram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2) throw Napi::TypeError::New(env, "histogram expects 2 arguments");
+  size_t n, countsLen;
+  const uint16_t* data = dataOf<uint16_t>(env, info[0], napi_uint16_array, "data", &n);
+  double* counts = dataOf<double>(env, info[1], napi_float64_array, "counts", &countsLen);
+  if (countsLen != 256) throw Napi::RangeError::New(env, "counts must hold 256 entries");
+  huff8::histogram(data, n, counts);
+  return env.Undefined();
+}
+
+// crc32c(bytes, previousCrc) -> crc
+Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2) throw Napi::TypeError::New(env, "crc32c expects 2 arguments");
+  size_t n;
+  const uint8_t* data = dataOf<uint8_t>(env, info[0], napi_uint8_array, "data", &n);
+  uint64_t prev = integerArg(env, info[1], "previousCrc");
+  if (prev > 0xFFFFFFFFull) throw Napi::RangeError::New(env, "previousCrc must fit in 32 bits");
+  return Napi::Number::New(env, double(huff8::crc32c(uint32_t(prev), data, n)));
+}
+
+Napi::Value Features(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  __builtin_cpu_init();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("avx2", Napi::Boolean::New(env, __builtin_cpu_supports("avx2")));
+  o.Set("bmi2", Napi::Boolean::New(env, __builtin_cpu_supports("bmi2")));
+  o.Set("sse42", Napi::Boolean::New(env, __builtin_cpu_supports("sse4.2")));
+  o.Set("fastPath", Napi::Boolean::New(env, huff8::fastPathAvailable()));
+  o.Set("hardwareThreads", Napi::Number::New(env, double(std::thread::hardware_concurrency())));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("decode", Napi::Function::New(env, Decode));
+  exports.Set("encode", Napi::Function::New(env, Encode));
+  exports.Set("histogram", Napi::Function::New(env, Histogram));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c));
+  exports.Set("features", Napi::Function::New(env, Features));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(edgewise_codec, Init)

@@ -1,0 +1,55 @@
+// Shared declarations of the huff8 codec kernels (decode, encode, crc32c); layout in docs/format.md.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace huff8 {
+
+constexpr int kMaxCodeLength = 16;
+// NOTE: an 11-bit primary table (4 KiB) stays in L1; longer codes are rare by construction
+// (probability < 2^-11 each) and take the canonical slow path.
+constexpr int kLutBits = 11;
+
+// Decode tables built from 256 code lengths (canonical code, docs/format.md 2.2).
+struct DecodeTable {
+  uint16_t lut[1 << kLutBits];  // (symbol << 5) | length for codes <= kLutBits bits; 0 otherwise
+  uint32_t limit[kMaxCodeLength + 1];  // left-justified (16-bit) exclusive upper bound per length
+  uint32_t firstCode[kMaxCodeLength + 1];
+  uint16_t firstIndex[kMaxCodeLength + 1];
+  uint8_t sorted[256];  // symbols ordered by (length, symbol)
+};
+
+// Returns an empty string on success, else why the lengths are invalid.
+std::string buildDecodeTable(const uint8_t* codeLengths, DecodeTable* table);
+
+enum class OutMode { kU16 = 0, kBf16ToF32 = 1, kF16ToF32 = 2 };
+
+struct DecodeJob {
+  const uint32_t* words;
+  size_t numWords;
+  const uint8_t* raw;
+  const uint32_t* index;  // numChunks pairs (bitOffset, firstElement)
+  uint64_t numElements;
+  uint32_t chunkSize;
+  uint64_t bitLength;
+  void* out;
+  OutMode mode;
+};
+
+// Decodes chunks [chunkBegin, chunkEnd). Returns "" or an error message naming the chunk.
+std::string decodeChunks(const DecodeTable& table, const DecodeJob& job, uint64_t chunkBegin,
+                         uint64_t chunkEnd, bool allowFast);
+bool fastPathAvailable();
+
+// Adds the symbol histogram of `n` 16-bit values into counts[256].
+void histogram(const uint16_t* data, size_t n, double* counts);
+
+// Encodes `n` values; returns "" or an error. *bitLength receives the stream length in bits.
+std::string encode(const uint16_t* data, size_t n, const uint8_t* codeLengths, uint32_t chunkSize,
+                   uint32_t* words, size_t numWords, uint8_t* raw, uint32_t* index,
+                   uint64_t* bitLength);
+
+uint32_t crc32c(uint32_t crc, const uint8_t* data, size_t n);
+
+}  // namespace huff8
