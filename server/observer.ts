@@ -1,0 +1,98 @@
+// Hook points for metrics, tracing and logs: the server calls every registered RequestObserver.
+
+import type { FinishReason } from '../runtime/worker/engine-api.js';
+
+export type Transport = 'http' | 'sse' | 'ws';
+
+export interface RequestStartInfo {
+  /** Response id (chatcmpl-…/cmpl-…), also used as the log request id. */
+  reqId: string;
+  endpoint: 'chat' | 'completion';
+  transport: Transport;
+  model: string;
+  promptTokens: number;
+  /** Number of sequences (n × prompts). */
+  numChoices: number;
+  startMs: number;
+}
+
+export interface RequestEndInfo {
+  reqId: string;
+  endpoint: 'chat' | 'completion';
+  transport: Transport;
+  /** 'ok': every choice finished; 'cancelled': the client went away or cancelled; 'error': it failed. */
+  status: 'ok' | 'cancelled' | 'error';
+  /** Per choice, what the engine reported (timeout and cancelled included, before OpenAI mapping). */
+  finishReasons: FinishReason[];
+  promptTokens: number;
+  completionTokens: number;
+  /** From session start on the main thread; ttftMs is null when no token came. */
+  ttftMs: number | null;
+  totalMs: number;
+  /** Longest queue wait the engine reported over the choices. */
+  queueMs: number;
+  error?: { status: number; type: string; message: string };
+}
+
+export interface HttpResponseInfo {
+  method: string;
+  /** The route pattern ("/v1/chat/completions"), or "unmatched". */
+  route: string;
+  status: number;
+  durationMs: number;
+}
+
+/** Every method is optional; an observer that throws is logged and ignored, never fails a request. */
+export interface RequestObserver {
+  /** The request was validated and submitted to the engine (it may still wait in the queue). */
+  onQueued?(info: RequestStartInfo): void;
+  /** The first generated token reached the main thread. */
+  onFirstToken?(info: { reqId: string; ttftMs: number }): void;
+  /** More tokens arrived (count over all choices), with the gap since the previous batch. */
+  onTokens?(info: { reqId: string; count: number; sinceLastMs: number }): void;
+  /** The request ended, whatever the reason. Called exactly once per onQueued. */
+  onDone?(info: RequestEndInfo): void;
+  /** Any HTTP response was sent (generation, errors, health...). */
+  onHttpResponse?(info: HttpResponseInfo): void;
+}
+
+/** Fans calls out to several observers, isolating their failures. */
+export class ObserverSet implements RequestObserver {
+  private readonly observers: RequestObserver[];
+  private readonly onObserverError: (err: unknown) => void;
+
+  constructor(observers: RequestObserver[], onObserverError: (err: unknown) => void) {
+    this.observers = observers;
+    this.onObserverError = onObserverError;
+  }
+
+  add(observer: RequestObserver): void {
+    this.observers.push(observer);
+  }
+
+  private each(call: (o: RequestObserver) => void): void {
+    for (const observer of this.observers) {
+      try {
+        call(observer);
+      } catch (err) {
+        this.onObserverError(err);
+      }
+    }
+  }
+
+  onQueued(info: RequestStartInfo): void {
+    this.each((o) => o.onQueued?.(info));
+  }
+  onFirstToken(info: { reqId: string; ttftMs: number }): void {
+    this.each((o) => o.onFirstToken?.(info));
+  }
+  onTokens(info: { reqId: string; count: number; sinceLastMs: number }): void {
+    this.each((o) => o.onTokens?.(info));
+  }
+  onDone(info: RequestEndInfo): void {
+    this.each((o) => o.onDone?.(info));
+  }
+  onHttpResponse(info: HttpResponseInfo): void {
+    this.each((o) => o.onHttpResponse?.(info));
+  }
+}
