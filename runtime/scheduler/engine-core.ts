@@ -1,0 +1,37 @@
+// One engine step: schedule → apply to the runner → run → update; the loop body of the worker.
+
+import type { ModelRunner } from '../engine/runner-types.js';
+import type { GenerationEvent } from '../worker/engine-api.js';
+import type { Scheduler } from './scheduler.js';
+
+export class EngineCore {
+  readonly runner: ModelRunner;
+  readonly scheduler: Scheduler;
+
+  constructor(runner: ModelRunner, scheduler: Scheduler) {
+    this.runner = runner;
+    this.scheduler = scheduler;
+  }
+
+  /** Runs one step and returns the events it produced (possibly none). */
+  async step(): Promise<GenerationEvent[]> {
+    const plan = this.scheduler.schedule();
+    this.freeFinished();
+    for (const seqId of plan.newSeqIds) this.runner.createSequence(seqId);
+    if (plan.entries.length === 0) return plan.events;
+    let events: GenerationEvent[];
+    try {
+      const logits = await this.runner.step(plan.entries);
+      events = this.scheduler.update(plan, logits);
+    } catch (err) {
+      events = this.scheduler.failStep(plan, err);
+    }
+    // Free at once so an idle engine does not hold the KV caches of finished requests.
+    this.freeFinished();
+    return plan.events.length === 0 ? events : [...plan.events, ...events];
+  }
+
+  private freeFinished(): void {
+    for (const seqId of this.scheduler.takeFreedSeqIds()) this.runner.freeSequence(seqId);
+  }
+}
