@@ -1,7 +1,6 @@
-// The server's pino logger and the one-line-per-request log record.
+// The server's pino logger (JSON lines, level from --log-level, errors logged with their cause chain).
 
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
-import type { RequestEnd, RequestStart } from './request-record.js';
 
 export type { Logger } from 'pino';
 
@@ -16,38 +15,13 @@ export function parseLogLevel(value: string): LevelWithSilent {
   return level;
 }
 
-/** JSON lines on stdout (or `destination`), at `level`; pino's standard `err` serializer keeps causes. */
-export function createServerLogger(options: { level: LevelWithSilent; destination?: DestinationStream }): Logger {
-  return pino(
-    { level: options.level, base: { service: 'edgewise' }, serializers: { err: pino.stdSerializers.errWithCause } },
-    options.destination,
-  );
-}
-
 /**
- * One line per finished request: info when it ended normally, warn for client-caused
- * failures (4xx), error for server-side ones, with the error (and its cause) attached.
+ * JSON lines on stdout (or `destination`) at `level`. Every line carries the model id, so the
+ * server's one-line-per-request record (server/request-log.ts) names it; `err` is serialized with
+ * its `cause` chain.
  */
-export function logRequestEnd(logger: Logger, start: RequestStart, end: RequestEnd, extra?: { status?: number }): void {
-  const record: Record<string, unknown> = {
-    reqId: start.reqId,
-    model: start.model,
-    protocol: start.protocol,
-    promptTokens: end.promptTokens,
-    completionTokens: end.completionTokens,
-    queueMs: end.queueMs,
-    ttftMs: end.ttftMs,
-    totalMs: end.totalMs,
-    finishReason: end.finishReason,
-  };
-  if (end.depth !== null) record.depth = end.depth;
-  if (end.precision !== null) record.precision = end.precision;
-  if (end.error === undefined) {
-    logger.info(record, 'request done');
-    return;
-  }
-  record.error = { type: end.error.type, message: end.error.message, status: extra?.status };
-  if (end.error.cause !== undefined) record.err = end.error.cause;
-  if (extra?.status !== undefined && extra.status < 500) logger.warn(record, 'request failed');
-  else logger.error(record, 'request failed');
+export function createServerLogger(options: { level: LevelWithSilent; model?: string; destination?: DestinationStream }): Logger {
+  const base: Record<string, string> = { service: 'edgewise' };
+  if (options.model !== undefined) base.model = options.model;
+  return pino({ level: options.level, base, serializers: { err: pino.stdSerializers.errWithCause } }, options.destination);
 }

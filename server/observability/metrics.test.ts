@@ -4,14 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServerMetrics } from './metrics.js';
 import { ObservabilityObserver } from './observability.js';
-import { createServerLogger } from './logger.js';
 import { hasSample, parsePrometheusText, sumSamples } from './prometheus-text.js';
 
 test('scrape after a few requests: names, types, counts and sums are right', async () => {
   let stats = { running: 2, waiting: 1 };
   const metrics = new ServerMetrics({ model: 'tiny', engineStats: () => stats });
-  const observer = new ObservabilityObserver({
-    logger: createServerLogger({ level: 'silent' }), tracer: null, metrics, defaultDepth: 4, defaultPrecision: 'fp32',
+  const observer = new ObservabilityObserver({ tracer: null, metrics, defaultDepth: 4, defaultPrecision: 'fp32',
   });
   const base = { endpoint: 'chat' as const, transport: 'sse' as const, model: 'tiny', numChoices: 1 };
   for (let i = 0; i < 3; i++) {

@@ -1,8 +1,8 @@
-// The server's RequestObserver that feeds tracing, metrics and request logs, and its setup from options/env.
+// The server's RequestObserver that feeds tracing and metrics, and its setup from options and OTEL_* env.
 
 import type { FinishReason } from '../../runtime/worker/engine-api.js';
 import type { RequestEndInfo, RequestObserver, RequestStartInfo } from '../observer.js';
-import { createServerLogger, logRequestEnd, type Logger } from './logger.js';
+import { createServerLogger, type Logger } from './logger.js';
 import { ServerMetrics, type EngineStatsSnapshot } from './metrics.js';
 import type { RequestEnd, RequestStart } from './request-record.js';
 import { RequestTracer, tracingOptionsFromEnv, type RequestSpan, type TracingOptions } from './tracing.js';
@@ -16,7 +16,6 @@ interface EngineExtras {
 }
 
 export interface ObservabilityObserverOptions {
-  logger: Logger;
   tracer: RequestTracer | null;
   metrics: ServerMetrics | null;
   /**
@@ -27,10 +26,6 @@ export interface ObservabilityObserverOptions {
   defaultPrecision: string | null;
 }
 
-interface LiveRequest {
-  start: RequestStart;
-  span: RequestSpan | null;
-}
 
 function endFinishReason(info: RequestEndInfo): FinishReason {
   if (info.status === 'error') return 'error';
@@ -41,11 +36,13 @@ function endFinishReason(info: RequestEndInfo): FinishReason {
 }
 
 export class ObservabilityObserver implements RequestObserver {
-  private readonly live = new Map<string, LiveRequest>();
+  /** Open request spans by reqId (empty when tracing is off). */
+  private readonly live = new Map<string, RequestSpan>();
 
   constructor(private readonly options: ObservabilityObserverOptions) {}
 
   onQueued(info: RequestStartInfo): void {
+    if (this.options.tracer === null) return;
     const start: RequestStart = {
       reqId: info.reqId,
       model: info.model,
@@ -53,7 +50,7 @@ export class ObservabilityObserver implements RequestObserver {
       promptTokens: info.promptTokens,
       startMs: info.startMs,
     };
-    this.live.set(info.reqId, { start, span: this.options.tracer?.start(start) ?? null });
+    if (this.options.tracer !== null) this.live.set(info.reqId, this.options.tracer.start(start));
   }
 
   onTokens(info: { reqId: string; count: number; sinceLastMs: number }): void {
@@ -69,13 +66,6 @@ export class ObservabilityObserver implements RequestObserver {
     const live = this.live.get(info.reqId);
     this.live.delete(info.reqId);
     const extras = info as RequestEndInfo & EngineExtras;
-    const start: RequestStart = live?.start ?? {
-      reqId: info.reqId,
-      model: 'unknown',
-      protocol: info.transport,
-      promptTokens: info.promptTokens,
-      startMs: Date.now() - info.totalMs,
-    };
     const end: RequestEnd = {
       finishReason: endFinishReason(info),
       promptTokens: info.promptTokens,
@@ -91,9 +81,9 @@ export class ObservabilityObserver implements RequestObserver {
           ? undefined
           : { type: info.error.type, message: info.error.message, cause: extras.errorCause },
     };
-    live?.span?.end(end);
+    live?.end(end);
     this.options.metrics?.recordRequestEnd(end);
-    logRequestEnd(this.options.logger, start, end, { status: info.error?.status });
+    // NOTE: the one log line per request is server/request-log.ts's observer; not repeated here.
   }
 
   /** Requests refused before they reached the engine (validation, queue full, auth). */
@@ -134,7 +124,6 @@ export function createObservability(options: ObservabilitySetupOptions): Observa
   const metrics =
     options.metrics === false ? null : new ServerMetrics({ model: options.model, engineStats: options.engineStats });
   const observer = new ObservabilityObserver({
-    logger,
     tracer,
     metrics,
     defaultDepth: options.numLayers,

@@ -6,7 +6,6 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { SpanStatusCode } from '@opentelemetry/api';
 import { RequestTracer, REQUEST_SPAN_NAME, tracingOptionsFromEnv } from './tracing.js';
 import { ObservabilityObserver } from './observability.js';
-import { createServerLogger } from './logger.js';
 
 function ms(t: [number, number]): number {
   return t[0] * 1000 + t[1] / 1e6;
@@ -16,7 +15,6 @@ function setup() {
   const exporter = new InMemorySpanExporter();
   const tracer = new RequestTracer({ exporter, synchronous: true });
   const observer = new ObservabilityObserver({
-    logger: createServerLogger({ level: 'silent' }),
     tracer,
     metrics: null,
     defaultDepth: 4,
