@@ -1,0 +1,183 @@
+// Checks the onnxruntime block-wise runner against the plain float64 reference forward pass.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ModelConfig } from '../model/model-config.js';
+import type { ModelRunner, WeightProvider } from './runner-types.js';
+import { createOrtRunner } from './ort-runner.js';
+import { createRunner } from './create-runner.js';
+import { createRandomWeights, tinyConfig } from './random-weights.js';
+import { referenceForward, relativeMaxError } from './reference-forward.js';
+import { computeInvFreq } from './rope.js';
+import { EdgewiseError } from '../errors.js';
+
+const TOLERANCE = 1e-4;
+
+function randomTokens(n: number, vocab: number, seed: number): number[] {
+  let s = seed;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 8) % vocab;
+  });
+}
+
+/** One step of a scenario: which sequences advance by how many tokens. */
+type Plan = { seqId: number; count: number; allLogits?: boolean }[][];
+
+/**
+ * Runs `plan` over sequences with known full token lists and checks every returned logits row
+ * against the reference forward pass of that sequence (with its layerIndices).
+ */
+async function checkScenario(
+  weights: WeightProvider,
+  sequences: { seqId: number; tokens: number[]; layerIndices?: number[] }[],
+  plan: Plan,
+  runner?: ModelRunner,
+): Promise<number> {
+  const r = runner ?? (await createOrtRunner(weights, { threads: 1 }));
+  const V = weights.config.vocabSize;
+  const refs = new Map<number, Float64Array>();
+  for (const s of sequences) {
+    refs.set(s.seqId, await referenceForward(weights, s.tokens, s.layerIndices));
+    r.createSequence(s.seqId, { layerIndices: s.layerIndices });
+  }
+  let worst = 0;
+  let checkedRows = 0;
+  for (const stepPlan of plan) {
+    const entries = stepPlan.map((p) => {
+      const seq = sequences.find((s) => s.seqId === p.seqId)!;
+      const start = r.sequenceLength(p.seqId);
+      return { seqId: p.seqId, tokenIds: seq.tokens.slice(start, start + p.count), allLogits: p.allLogits, start };
+    });
+    const out = await r.step(entries.map(({ seqId, tokenIds, allLogits }) => ({ seqId, tokenIds, allLogits })));
+    assert.equal(out.length, entries.length);
+    entries.forEach((e, i) => {
+      const ref = refs.get(e.seqId)!;
+      const first = e.allLogits ? e.start : e.start + e.tokenIds.length - 1;
+      const n = e.allLogits ? e.tokenIds.length : 1;
+      assert.equal(out[i].length, n * V, `seq ${e.seqId}: logits length`);
+      const err = relativeMaxError(out[i], ref.subarray(first * V, (first + n) * V));
+      assert.ok(err <= TOLERANCE, `seq ${e.seqId} rows ${first}..${first + n - 1}: rel err ${err}`);
+      worst = Math.max(worst, err);
+      checkedRows += n;
+    });
+  }
+  assert.ok(checkedRows > 0);
+  if (runner === undefined) await r.dispose();
+  return worst;
+}
+
+const variants: { name: string; config: ModelConfig }[] = [
+  { name: 'GQA ratio 2, untied', config: tinyConfig() },
+  { name: 'GQA ratio 1 (MHA), tied embeddings', config: tinyConfig({ numKvHeads: 4, tieWordEmbeddings: true }) },
+  { name: 'q/k/v bias (Qwen2-like)', config: tinyConfig({ attentionBias: true, modelType: 'qwen2' }) },
+  { name: 'o_proj and MLP biases', config: tinyConfig({ attentionBias: true, outputBias: true, mlpBias: true }) },
+  {
+    name: 'llama3 rope scaling',
+    config: tinyConfig({
+      ropeTheta: 500000,
+      ropeScaling: { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 256 },
+    }),
+  },
+  { name: 'linear rope scaling, GQA ratio 4', config: tinyConfig({ numHeads: 8, numKvHeads: 2, headDim: 4, ropeScaling: { kind: 'linear', factor: 2 } }) },
+];
+
+for (const { name, config } of variants) {
+  test(`ort runner matches the reference: ${name} (prefill all logits, then decode)`, async () => {
+    const weights = createRandomWeights(config, 7);
+    const tokens = randomTokens(14, config.vocabSize, 3);
+    await checkScenario(weights, [{ seqId: 1, tokens }], [
+      [{ seqId: 1, count: 9, allLogits: true }],
+      [{ seqId: 1, count: 1 }],
+      [{ seqId: 1, count: 3, allLogits: true }],
+      [{ seqId: 1, count: 1 }],
+    ]);
+  });
+}
+
+test('llama3 scaling leaves high frequencies, divides low ones, smooths the band between', () => {
+  const config = tinyConfig({
+    ropeTheta: 500000,
+    ropeScaling: { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 256 },
+  });
+  const scaled = computeInvFreq(config);
+  const plain = computeInvFreq({ ...config, ropeScaling: { kind: 'none' } });
+  assert.equal(scaled[0], plain[0]); // wavelength 2π < 64: kept
+  assert.ok(Math.abs(scaled[3] - plain[3] / 8) < 1e-12); // wavelength ≈ 118k > 256: divided
+  assert.ok(scaled[1] < plain[1] && scaled[1] > plain[1] / 8, 'medium band interpolated'); // wavelength ≈ 167
+});
+
+test('batch with different lengths mixes prefill and decode in one step', async () => {
+  const config = tinyConfig();
+  const weights = createRandomWeights(config, 11);
+  const worst = await checkScenario(
+    weights,
+    [
+      { seqId: 10, tokens: randomTokens(13, config.vocabSize, 5) },
+      { seqId: 20, tokens: randomTokens(9, config.vocabSize, 6) },
+      { seqId: 30, tokens: randomTokens(7, config.vocabSize, 8) },
+    ],
+    [
+      [{ seqId: 10, count: 6 }],
+      // 10 decodes while 20 prefills 5 tokens (with all logits) and 30 prefills 1.
+      [{ seqId: 10, count: 1 }, { seqId: 20, count: 5, allLogits: true }, { seqId: 30, count: 1 }],
+      [{ seqId: 30, count: 4 }, { seqId: 10, count: 1 }, { seqId: 20, count: 1 }],
+      [{ seqId: 20, count: 1 }, { seqId: 30, count: 1 }, { seqId: 10, count: 4, allLogits: true }],
+      [{ seqId: 10, count: 1 }, { seqId: 20, count: 2 }],
+    ],
+  );
+  assert.ok(worst > 0, 'float32 engine vs float64 reference differs a little, not exactly');
+});
+
+test('layerIndices: sequences run only their blocks, side by side in one batch', async () => {
+  const config = tinyConfig({ numLayers: 4 });
+  const weights = createRandomWeights(config, 13);
+  await checkScenario(
+    weights,
+    [
+      { seqId: 1, tokens: randomTokens(8, config.vocabSize, 1) },
+      { seqId: 2, tokens: randomTokens(8, config.vocabSize, 2), layerIndices: [0, 2] },
+      { seqId: 3, tokens: randomTokens(8, config.vocabSize, 4), layerIndices: [1, 2, 3] },
+    ],
+    [
+      [{ seqId: 1, count: 5, allLogits: true }, { seqId: 2, count: 6, allLogits: true }, { seqId: 3, count: 3 }],
+      [{ seqId: 1, count: 1 }, { seqId: 2, count: 1 }, { seqId: 3, count: 1 }],
+      [{ seqId: 2, count: 1 }, { seqId: 3, count: 4, allLogits: true }],
+    ],
+  );
+  // A subset really changes the output (the test would be vacuous otherwise).
+  const tokens = randomTokens(4, config.vocabSize, 9);
+  const full = await referenceForward(weights, tokens);
+  const sub = await referenceForward(weights, tokens, [0, 2]);
+  assert.ok(relativeMaxError(sub, full) > 1e-2);
+});
+
+test('createRunner(cpu) runs; sequence bookkeeping and bad input give typed errors', async () => {
+  const config = tinyConfig();
+  const weights = createRandomWeights(config, 3);
+  const runner = await createRunner(weights, { backend: 'cpu', maxSeqLen: 8, threads: 1 });
+  runner.createSequence(1);
+  const [logits] = await runner.step([{ seqId: 1, tokenIds: [3, 4, 5] }]);
+  assert.equal(logits.length, config.vocabSize);
+  assert.ok(logits.some((v) => v !== 0) && logits.every(Number.isFinite));
+  assert.equal(runner.sequenceLength(1), 3);
+  const kinds = async (fn: () => unknown): Promise<string> => {
+    try {
+      await fn();
+    } catch (err) {
+      assert.ok(err instanceof EdgewiseError);
+      return err.kind;
+    }
+    return 'no error';
+  };
+  assert.equal(await kinds(() => runner.step([{ seqId: 9, tokenIds: [1] }])), 'invalid_request');
+  assert.equal(await kinds(() => runner.step([{ seqId: 1, tokenIds: [config.vocabSize] }])), 'invalid_request');
+  assert.equal(await kinds(() => runner.step([{ seqId: 1, tokenIds: [1, 2, 3, 4, 5, 6] }])), 'invalid_request');
+  assert.equal(await kinds(() => runner.createSequence(2, { layerIndices: [2, 1] })), 'invalid_request');
+  assert.equal(await kinds(() => runner.createSequence(1)), 'invalid_request');
+  assert.equal(runner.sequenceLength(1), 3, 'failed steps leave the cache untouched');
+  runner.freeSequence(1);
+  assert.equal(await kinds(() => runner.sequenceLength(1)), 'invalid_request');
+  assert.equal(await kinds(() => createRunner(weights, { backend: 'webgpu' })), 'invalid_request');
+  await runner.dispose();
+});

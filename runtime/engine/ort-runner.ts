@@ -1,0 +1,273 @@
+// ModelRunner on onnxruntime-node: one session.run per transformer block per step, weights fed as inputs.
+
+import type { ModelConfig } from '../model/model-config.js';
+import type { BatchEntry, LayerWeights, ModelRunner, SequenceOptions, WeightProvider } from './runner-types.js';
+import { EdgewiseError, InvalidRequestError } from '../errors.js';
+import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName } from './block-graph.js';
+import { SequenceKvCache } from './kv-cache.js';
+import { RopeTables } from './rope.js';
+import { createSession, floatTensor, ort } from './ort-session.js';
+
+export interface OrtRunnerOptions {
+  /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
+  maxSeqLen?: number;
+  /** onnxruntime intra-op threads; default lets onnxruntime choose. */
+  threads?: number;
+}
+
+/*
+ * NOTE: batching design. All new tokens of all sequences in a step are laid back to back as
+ * one [T, hidden] matrix, so every projection and the MLP is one Gemm per weight for the
+ * whole batch (weights are read once per step, which is what decode speed depends on), with
+ * no padding. Attention is per sequence inside the same graph: the graph for B sequences
+ * splits Q/K/V by the per-sequence token counts and attends each slice to that sequence's own
+ * cache (past K/V fed as zero-copy views of token-major buffers, causal mask derived from the
+ * shapes), so prefill and decode mix freely. One session per B (built lazily) serves every
+ * layer. Batch-1 decode thus runs exactly one session.run per block with no mask/padding
+ * overhead beyond the monolithic graph's; com.microsoft.GroupQueryAttention was not used
+ * because it needs every sequence in a batch to add the same number of tokens.
+ */
+export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
+  const config = weights.config;
+  if (config.numHeads % config.numKvHeads !== 0) {
+    throw new EdgewiseError('unsupported_model', `num_attention_heads ${config.numHeads} is not a multiple of num_key_value_heads ${config.numKvHeads}`);
+  }
+  const maxSeqLen = options.maxSeqLen ?? Math.min(config.maxPositionEmbeddings, 4096);
+  if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
+  const head = await createSession(buildHeadGraph(config), options.threads, 'LM head');
+  return new OrtRunner(weights, config, maxSeqLen, options.threads, head);
+}
+
+class OrtRunner implements ModelRunner {
+  private readonly sequences = new Map<number, SequenceKvCache>();
+  private readonly blockSessions = new Map<number, Promise<ort.InferenceSession>>();
+  private readonly rope: RopeTables;
+  private readonly rowSize: number; // kvHeads * headDim
+  private readonly weightKeys: { key: keyof LayerWeights; dims: number[] }[];
+  private busy = false;
+  private disposed = false;
+
+  constructor(
+    private readonly weights: WeightProvider,
+    readonly config: ModelConfig,
+    readonly maxSeqLen: number,
+    private readonly threads: number | undefined,
+    private readonly headSession: ort.InferenceSession,
+  ) {
+    this.rope = new RopeTables(config, maxSeqLen);
+    this.rowSize = config.numKvHeads * config.headDim;
+    this.weightKeys = blockWeightShapes(config);
+  }
+
+  createSequence(seqId: number, options?: SequenceOptions): void {
+    if (this.sequences.has(seqId)) throw new InvalidRequestError(`sequence ${seqId} already exists`, 'seqId');
+    const all = Array.from({ length: this.config.numLayers }, (_, i) => i);
+    const layers = options?.layerIndices ?? all;
+    for (let i = 0; i < layers.length; i++) {
+      const l = layers[i];
+      if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers || (i > 0 && l <= layers[i - 1])) {
+        throw new InvalidRequestError(`layerIndices must be ascending block indices in [0, ${this.config.numLayers}), got [${layers.join(', ')}]`, 'layerIndices');
+      }
+    }
+    this.sequences.set(seqId, new SequenceKvCache([...layers], this.rowSize, this.maxSeqLen));
+  }
+
+  freeSequence(seqId: number): void {
+    this.sequences.delete(seqId);
+  }
+
+  sequenceLength(seqId: number): number {
+    return this.getSequence(seqId).length;
+  }
+
+  private getSequence(seqId: number): SequenceKvCache {
+    const seq = this.sequences.get(seqId);
+    if (seq === undefined) throw new InvalidRequestError(`unknown sequence ${seqId}`, 'seqId');
+    return seq;
+  }
+
+  private blockSession(numSlots: number): Promise<ort.InferenceSession> {
+    let session = this.blockSessions.get(numSlots);
+    if (session === undefined) {
+      session = createSession(buildBlockGraph(this.config, numSlots), this.threads, `${numSlots}-sequence block`);
+      this.blockSessions.set(numSlots, session);
+      session.catch(() => this.blockSessions.delete(numSlots));
+    }
+    return session;
+  }
+
+  async step(entries: BatchEntry[]): Promise<Float32Array[]> {
+    if (this.disposed) throw new EdgewiseError('engine_fatal', 'runner is disposed');
+    if (this.busy) throw new EdgewiseError('engine_fatal', 'ModelRunner.step called while another step is running');
+    if (entries.length === 0) return [];
+    this.busy = true;
+    try {
+      return await this.runStep(entries);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private validate(entries: BatchEntry[]): SequenceKvCache[] {
+    const seen = new Set<number>();
+    return entries.map((e) => {
+      if (seen.has(e.seqId)) throw new InvalidRequestError(`sequence ${e.seqId} appears twice in one step`, 'seqId');
+      seen.add(e.seqId);
+      const seq = this.getSequence(e.seqId);
+      if (e.tokenIds.length === 0) throw new InvalidRequestError(`sequence ${e.seqId}: no tokens to run`, 'tokenIds');
+      if (seq.length + e.tokenIds.length > this.maxSeqLen) {
+        throw new InvalidRequestError(`sequence ${e.seqId}: ${seq.length + e.tokenIds.length} tokens exceed maxSeqLen ${this.maxSeqLen}`, 'tokenIds');
+      }
+      for (const id of e.tokenIds) {
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+          throw new InvalidRequestError(`token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`, 'tokenIds');
+        }
+      }
+      return seq;
+    });
+  }
+
+  private async runStep(entries: BatchEntry[]): Promise<Float32Array[]> {
+    const seqs = this.validate(entries);
+    const H = this.config.hiddenSize;
+    const hd = this.config.headDim;
+    const counts = entries.map((e) => e.tokenIds.length);
+    const starts: number[] = [];
+    let total = 0;
+    for (const c of counts) {
+      starts.push(total);
+      total += c;
+    }
+    // Embedding gather and RoPE rows in TypeScript: plain row copies.
+    let hidden: Float32Array = new Float32Array(total * H);
+    const embedding = this.weights.embedding();
+    const positions = new Int32Array(total);
+    entries.forEach((e, b) => {
+      e.tokenIds.forEach((id, i) => {
+        hidden.set(embedding.subarray(id * H, (id + 1) * H), (starts[b] + i) * H);
+        positions[starts[b] + i] = seqs[b].length + i;
+      });
+    });
+    const cos = new Float32Array(total * hd);
+    const sin = new Float32Array(total * hd);
+    this.rope.fill(positions, cos, sin);
+    for (let b = 0; b < seqs.length; b++) seqs[b].reserve(seqs[b].length + counts[b]);
+
+    const layerSet = new Set<number>();
+    for (const s of seqs) for (const l of s.layerIndices) layerSet.add(l);
+    const layers = [...layerSet].sort((a, b) => a - b);
+    for (const layer of layers) {
+      const active = seqs.map((s, b) => (s.hasLayer(layer) ? b : -1)).filter((b) => b >= 0);
+      const all = active.length === seqs.length;
+      // Sequences that skip this block keep their hidden rows; the others run as a sub-batch.
+      const rows = (src: Float32Array, width: number): Float32Array => {
+        if (all) return src;
+        const out = new Float32Array(active.reduce((n, b) => n + counts[b], 0) * width);
+        let at = 0;
+        for (const b of active) {
+          out.set(src.subarray(starts[b] * width, (starts[b] + counts[b]) * width), at);
+          at += counts[b] * width;
+        }
+        return out;
+      };
+      const out = await this.runBlock(layer, active.map((b) => seqs[b]), active.map((b) => counts[b]), rows(hidden, H), rows(cos, hd), rows(sin, hd));
+      if (all) hidden = out;
+      else {
+        let at = 0;
+        for (const b of active) {
+          hidden.set(out.subarray(at * H, (at + counts[b]) * H), starts[b] * H);
+          at += counts[b];
+        }
+      }
+    }
+    for (let b = 0; b < seqs.length; b++) seqs[b].commit(counts[b]);
+    return this.runHead(entries, hidden, starts, counts);
+  }
+
+  private async runBlock(
+    layer: number,
+    seqs: SequenceKvCache[],
+    counts: number[],
+    hidden: Float32Array,
+    cos: Float32Array,
+    sin: Float32Array,
+  ): Promise<Float32Array> {
+    const { hiddenSize: H, numKvHeads: kvH, headDim: hd } = this.config;
+    const session = await this.blockSession(seqs.length);
+    const lw = await this.weights.layer(layer);
+    const total = hidden.length / H;
+    const feeds: Record<string, ort.Tensor> = {
+      [blockInputName.hidden]: floatTensor(hidden, [total, H]),
+      rope_cos: floatTensor(cos, [total, hd]),
+      rope_sin: floatTensor(sin, [total, hd]),
+    };
+    if (seqs.length > 1) {
+      feeds[blockInputName.splitSizes] = new ort.Tensor('int64', BigInt64Array.from(counts.map((c) => BigInt(c))), [counts.length]);
+    }
+    const fetches: Record<string, ort.Tensor | null> = { [blockOutputName.hidden]: null };
+    seqs.forEach((seq, i) => {
+      const past = seq.past(layer);
+      feeds[blockInputName.pastK(i)] = floatTensor(past.keys, [seq.length, kvH, hd]);
+      feeds[blockInputName.pastV(i)] = floatTensor(past.values, [seq.length, kvH, hd]);
+      // New K/V land straight in the cache after the stored rows (preallocated outputs).
+      const fresh = seq.slotsFor(layer, counts[i]);
+      fetches[blockOutputName.newK(i)] = floatTensor(fresh.keys, [counts[i], kvH, hd]);
+      fetches[blockOutputName.newV(i)] = floatTensor(fresh.values, [counts[i], kvH, hd]);
+    });
+    for (const { key, dims } of this.weightKeys) {
+      const data = lw[key];
+      if (data === null) throw new EdgewiseError('model_format', `layer ${layer}: weight ${key} is missing`);
+      feeds[blockInputName.weight(key)] = floatTensor(data, dims);
+    }
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await session.run(feeds, fetches);
+    } catch (err) {
+      throw new EdgewiseError('engine_fatal', `block ${layer} failed in onnxruntime: ${(err as Error).message}`, { cause: err });
+    }
+    return result[blockOutputName.hidden].data as Float32Array;
+  }
+
+  private async runHead(entries: BatchEntry[], hidden: Float32Array, starts: number[], counts: number[]): Promise<Float32Array[]> {
+    const H = this.config.hiddenSize;
+    const V = this.config.vocabSize;
+    // Only the rows whose logits are wanted go through the LM head.
+    const picks = entries.map((e, b) => (e.allLogits ? { from: starts[b], n: counts[b] } : { from: starts[b] + counts[b] - 1, n: 1 }));
+    const numRows = picks.reduce((n, p) => n + p.n, 0);
+    let rows = hidden;
+    if (numRows * H !== hidden.length) {
+      rows = new Float32Array(numRows * H);
+      let at = 0;
+      for (const p of picks) {
+        rows.set(hidden.subarray(p.from * H, (p.from + p.n) * H), at * H);
+        at += p.n;
+      }
+    }
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.headSession.run({
+        [headInputName.hidden]: floatTensor(rows, [numRows, H]),
+        [headInputName.norm]: floatTensor(this.weights.finalNorm(), [H]),
+        [headInputName.lmHead]: floatTensor(this.weights.lmHead(), [V, H]),
+      });
+    } catch (err) {
+      throw new EdgewiseError('engine_fatal', `LM head failed in onnxruntime: ${(err as Error).message}`, { cause: err });
+    }
+    const logits = result[headOutputName].data as Float32Array;
+    let at = 0;
+    return picks.map((p) => {
+      const view = logits.subarray(at * V, (at + p.n) * V);
+      at += p.n;
+      return view;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.sequences.clear();
+    const sessions = await Promise.allSettled([...this.blockSessions.values()]);
+    for (const s of sessions) if (s.status === 'fulfilled') await s.value.release();
+    await this.headSession.release();
+  }
+}
