@@ -1,0 +1,188 @@
+// Each forward WGSL kernel against its plain TypeScript reference on fresh random inputs (SwiftShader in CI).
+
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { Prng } from '../../runtime/generation/prng.js';
+import { bf16ToF32 } from '../../runtime/model/dtype.js';
+import { openGpu, type GpuContext } from './device.js';
+import { KernelRuntime } from './kernel-runtime.js';
+import { uploadWeight } from './gpu-weight.js';
+import { matmul } from './matmul.js';
+import { gather, rmsnorm } from './norm-gather.js';
+import { attention, kvStore, rope, META_STRIDE } from './attention.js';
+import { addInPlace, siluMul } from './elementwise.js';
+import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randBf16, randUniform } from './gpu-test-util.js';
+import { addRef, attentionRef, gatherRef, matmulRef, rmsnormRef, ropeRef, siluMulRef } from '../reference/forward-ops.js';
+
+for (const subgroups of [true, false]) {
+  describe(`forward kernels (subgroups ${subgroups ? 'when offered' : 'off'})`, () => {
+    let gpu: GpuContext | null = null;
+    let rt: KernelRuntime;
+    const seed = freshSeed();
+    const prng = new Prng(seed);
+    before(async () => {
+      gpu = await openGpu({ disableSubgroups: !subgroups });
+      if (gpu) rt = new KernelRuntime(gpu);
+    });
+    after(() => gpu?.destroy());
+    const ready = (t: TestContext): boolean => {
+      if (!gpu) t.skip(NO_GPU_MESSAGE);
+      return gpu !== null;
+    };
+    const out = (count: number): GPUBuffer => {
+      const b = rt.buffer(count * 4);
+      poison(rt, b);
+      return b;
+    };
+
+    for (const format of ['f32', 'bf16'] as const) {
+      for (const [m, n, k, withBias, forceGemm] of [
+        [1, 67, 96, false, false],
+        [3, 40, 130, true, false],
+        [8, 33, 64, false, false],
+        [37, 45, 70, true, false],
+        [5, 64, 48, false, true],
+      ] as const) {
+        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''}${forceGemm || m > 8 ? ' (gemm)' : ' (gemv)'}`, async (t) => {
+          if (!ready(t)) return;
+          const x = randUniform(prng, m * k);
+          const wBits = format === 'bf16' ? randBf16(prng, n * k) : null;
+          const w = wBits ? bf16ToF32(wBits) : randUniform(prng, n * k);
+          const bias = withBias ? randUniform(prng, n) : null;
+          const y = out(m * n);
+          rt.run((enc) =>
+            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k }, { forceGemm }),
+          );
+          assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `matmul seed=${seed}`, 1e-5, 1e-4);
+        });
+      }
+      it(`gather ${format}`, async (t) => {
+        if (!ready(t)) return;
+        const rows = 50;
+        const hidden = 300;
+        const bits = format === 'bf16' ? randBf16(prng, rows * hidden) : null;
+        const table = bits ? bf16ToF32(bits) : randUniform(prng, rows * hidden);
+        const ids = [3, 49, 0, 17, 17, 8];
+        const meta = new Uint32Array(ids.length * META_STRIDE);
+        ids.forEach((id, i) => (meta[i * META_STRIDE] = id));
+        const y = out(ids.length * hidden);
+        rt.run((enc) => gather(rt, enc, { ids: rt.upload(meta), idStride: META_STRIDE, table: uploadWeight(rt, bits ?? table), out: y, hidden, count: ids.length }));
+        assertClose(await rt.readF32(y, ids.length * hidden), gatherRef(table, ids, hidden), `gather seed=${seed}`, 0, 0);
+      });
+    }
+
+    it('rmsnorm', async (t) => {
+      if (!ready(t)) return;
+      const rows = 5;
+      const hidden = 520;
+      const x = randUniform(prng, rows * hidden, 3);
+      const w = randUniform(prng, hidden);
+      const y = out(rows * hidden);
+      rt.run((enc) => rmsnorm(rt, enc, { x: rt.upload(x), weight: rt.upload(w), y, hidden, rows, eps: 1e-5 }));
+      assertClose(await rt.readF32(y, rows * hidden), rmsnormRef(x, w, rows, hidden, 1e-5), `rmsnorm seed=${seed}`);
+    });
+
+    it('rope', async (t) => {
+      if (!ready(t)) return;
+      const heads = 3;
+      const headDim = 16;
+      const maxPos = 20;
+      const positions = [0, 7, 19, 4];
+      // Rows are cat(a, a) of random angles a, the layout transformers' cos/sin have.
+      const half = randUniform(prng, maxPos * (headDim / 2), 3);
+      const angles = new Float32Array(maxPos * headDim).map((_, i) => half[Math.floor(i / headDim) * (headDim / 2) + (i % (headDim / 2))]);
+      const cos = angles.map(Math.cos);
+      const sin = angles.map(Math.sin);
+      const x = randUniform(prng, positions.length * heads * headDim);
+      const meta = new Uint32Array(positions.length * META_STRIDE);
+      positions.forEach((p, i) => (meta[i * META_STRIDE + 1] = p));
+      const buf = rt.upload(x);
+      rt.run((enc) => rope(rt, enc, { meta: rt.upload(meta), cos: rt.upload(cos), sin: rt.upload(sin), x: buf, tokens: positions.length, heads, headDim }));
+      assertClose(await rt.readF32(buf, x.length), ropeRef(x, positions, heads, headDim, cos, sin), `rope seed=${seed}`);
+    });
+
+    for (const [heads, kvHeads, headDim] of [
+      [4, 2, 32],
+      [3, 3, 80],
+    ] as const) {
+      it(`kv-store + attention heads=${heads} kv=${kvHeads} headDim=${headDim}`, async (t) => {
+        if (!ready(t)) return;
+        const maxLen = 150;
+        const slots = 3;
+        // Tokens of this step: a 3-token prefill chunk of slot 2 at 0..2, a decode of slot 0 at 140 (three tiles), one of slot 1 at 64.
+        const toks = [
+          { slot: 2, pos: 0 },
+          { slot: 2, pos: 1 },
+          { slot: 2, pos: 2 },
+          { slot: 0, pos: 140 },
+          { slot: 1, pos: 64 },
+        ];
+        const cacheLen = slots * kvHeads * maxLen * headDim;
+        const kCache = randUniform(prng, cacheLen);
+        const vCache = randUniform(prng, cacheLen);
+        const rowLen = kvHeads * headDim;
+        const kNew = randUniform(prng, toks.length * rowLen);
+        const vNew = randUniform(prng, toks.length * rowLen);
+        const q = randUniform(prng, toks.length * heads * headDim, 2);
+        const meta = new Uint32Array(toks.length * META_STRIDE);
+        toks.forEach((tk, i) => meta.set([0, tk.pos, tk.slot, 0], i * META_STRIDE));
+        // Host copy of what the caches hold after the append.
+        toks.forEach((tk, i) => {
+          for (let h = 0; h < kvHeads; h++) {
+            const dst = ((tk.slot * kvHeads + h) * maxLen + tk.pos) * headDim;
+            kCache.set(kNew.subarray(i * rowLen + h * headDim, i * rowLen + (h + 1) * headDim), dst);
+            vCache.set(vNew.subarray(i * rowLen + h * headDim, i * rowLen + (h + 1) * headDim), dst);
+          }
+        });
+        const kBuf = rt.upload(randUniform(prng, cacheLen));
+        const vBuf = rt.upload(randUniform(prng, cacheLen));
+        rt.write(kBuf, kCache);
+        rt.write(vBuf, vCache);
+        // Poison the appended rows on the GPU so kv-store must write them.
+        toks.forEach((tk) => {
+          for (let h = 0; h < kvHeads; h++) {
+            const at = (((tk.slot * kvHeads + h) * maxLen + tk.pos) * headDim) * 4;
+            rt.write(kBuf, new Float32Array(headDim).fill(NaN), at);
+            rt.write(vBuf, new Float32Array(headDim).fill(NaN), at);
+          }
+        });
+        const metaBuf = rt.upload(meta);
+        const y = out(q.length);
+        rt.run((enc) => {
+          kvStore(rt, enc, { meta: metaBuf, k: rt.upload(kNew), v: rt.upload(vNew), kCache: kBuf, vCache: vBuf, tokens: toks.length, kvHeads, headDim, maxLen });
+          attention(rt, enc, { meta: metaBuf, q: rt.upload(q), kCache: kBuf, vCache: vBuf, out: y, tokens: toks.length, heads, kvHeads, headDim, maxLen });
+        });
+        assertClose(await rt.readF32(kBuf, cacheLen), kCache, 'k cache', 0, 0);
+        const kvOf = (i: number) => {
+          const { slot, pos } = toks[i];
+          const len = pos + 1;
+          const k = new Float32Array(kvHeads * len * headDim);
+          const v = new Float32Array(kvHeads * len * headDim);
+          for (let h = 0; h < kvHeads; h++) {
+            const src = (slot * kvHeads + h) * maxLen * headDim;
+            k.set(kCache.subarray(src, src + len * headDim), h * len * headDim);
+            v.set(vCache.subarray(src, src + len * headDim), h * len * headDim);
+          }
+          return { k, v, len };
+        };
+        const want = attentionRef(q, kvOf, toks.length, heads, kvHeads, headDim);
+        assertClose(await rt.readF32(y, q.length), want, `attention seed=${seed}`, 1e-5, 1e-4);
+      });
+    }
+
+    it('silu-mul and residual add', async (t) => {
+      if (!ready(t)) return;
+      const count = 1000;
+      const g = randUniform(prng, count, 6);
+      const u = randUniform(prng, count);
+      const y = out(count);
+      const xBuf = rt.upload(u);
+      rt.run((enc) => {
+        siluMul(rt, enc, { gate: rt.upload(g), up: rt.upload(u), out: y, count });
+      });
+      const wantSilu = siluMulRef(g, u);
+      assertClose(await rt.readF32(y, count), wantSilu, `silu-mul seed=${seed}`);
+      rt.run((enc) => addInPlace(rt, enc, { x: xBuf, y, count }));
+      assertClose(await rt.readF32(xBuf, count), addRef(u, wantSilu), `add seed=${seed}`);
+    });
+  });
+}
