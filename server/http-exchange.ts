@@ -67,6 +67,7 @@ export class HttpExchange {
   /** Answers with the OpenAI error object for `err`. */
   error(err: unknown): void {
     const mapped = mapError(err);
+    if (this.open) this.observers.onRejected({ type: mapped.body.error.type, status: mapped.status, transport: 'http' });
     // An oversized body is left unread, so the connection cannot carry another request.
     this.send(mapped.status, JSON_TYPE, JSON.stringify(mapped.body), err instanceof PayloadTooLargeError);
   }

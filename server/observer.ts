@@ -54,6 +54,8 @@ export interface RequestObserver {
   onDone?(info: RequestEndInfo): void;
   /** Any HTTP response was sent (generation, errors, health...). */
   onHttpResponse?(info: HttpResponseInfo): void;
+  /** A request was refused before reaching the engine (validation, auth, queue full, draining). */
+  onRejected?(info: { type: string; status: number; transport: Transport }): void;
 }
 
 /** Fans calls out to several observers, isolating their failures. */
@@ -94,5 +96,8 @@ export class ObserverSet implements RequestObserver {
   }
   onHttpResponse(info: HttpResponseInfo): void {
     this.each((o) => o.onHttpResponse?.(info));
+  }
+  onRejected(info: { type: string; status: number; transport: Transport }): void {
+    this.each((o) => o.onRejected?.(info));
   }
 }

@@ -94,7 +94,9 @@ function onMessage(ctx: ServerContext, ws: WebSocket<SocketState>, message: Arra
     state.outbox?.send({ type: 'response.created', id, response_id: session.id, model: plan.model, created: session.created, num_choices: plan.choices.length }, isBinary);
   } catch (err) {
     if (!(err instanceof EdgewiseError)) ctx.logger.error({ err }, 'websocket message handler failed');
-    state.outbox?.send({ type: 'error', id, error: mapError(err).body.error }, isBinary);
+    const mapped = mapError(err);
+    ctx.observers.onRejected({ type: mapped.body.error.type, status: mapped.status, transport: 'ws' });
+    state.outbox?.send({ type: 'error', id, error: mapped.body.error }, isBinary);
   }
 }
 
