@@ -65,6 +65,13 @@ VARIANTS = {
                     attention_bias=False, mlp_bias=False,
                     rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
                                       high_freq_factor=4.0, original_max_position_embeddings=256))),
+    "llama-bias-linear": dict(
+        description="Llama with attention_bias (q/k/v/o) and mlp_bias, rope_scaling linear (factor 2), 8 q / 2 kv heads (ratio 4), head_dim 8, untied, fp32",
+        dtype="F32", seed=606,
+        config=dict(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=256,
+                    intermediate_size=64, num_attention_heads=8, num_key_value_heads=2, rope_theta=10000.0,
+                    tie_word_embeddings=False, attention_bias=True, mlp_bias=True,
+                    rope_scaling=dict(rope_type="linear", factor=2.0))),
     "mistral": dict(
         description="Mistral, sliding_window null, explicit head_dim 32 (q width 128 != hidden 64), GQA ratio 2, untied, fp16 weights",
         dtype="F16", seed=505,
@@ -148,6 +155,11 @@ def sensitivity(model, prompt, ref_logits):
         model.cfg.qkv_bias = False
         out["qkv_bias_ignored"] = relative_diff(logits_as_numpy(model.forward(prompt)), ref_logits)
         model.cfg.qkv_bias = True
+    if model.cfg.o_bias or model.cfg.mlp_bias:
+        saved_flags = (model.cfg.o_bias, model.cfg.mlp_bias)
+        model.cfg.o_bias, model.cfg.mlp_bias = False, False
+        out["o_and_mlp_bias_ignored"] = relative_diff(logits_as_numpy(model.forward(prompt)), ref_logits)
+        model.cfg.o_bias, model.cfg.mlp_bias = saved_flags
     if 1 < model.cfg.num_kv_heads < model.cfg.num_heads:
         # Wrong GQA mapping: query head h reading kv head h % numKvHeads instead of h // nRep.
         out["gqa_mapping_interleaved"] = gqa_interleaved_diff(model, prompt, ref_logits)

@@ -156,7 +156,7 @@ export function defineParitySuite(backend: ParityBackend, options: { skip?: stri
   const names = listFixtureNames();
   describe(`parity with the PyTorch reference (${backend})`, { skip: options.skip ?? false }, () => {
     it('has the generated fixtures', () => {
-      for (const variant of ['llama-gqa', 'llama-mha-tied', 'qwen2-bias', 'llama3-rope', 'mistral']) {
+      for (const variant of ['llama-gqa', 'llama-mha-tied', 'qwen2-bias', 'llama3-rope', 'mistral', 'llama-bias-linear']) {
         assert.ok(names.includes(variant), `test/fixtures/${variant} is missing`);
       }
     });
