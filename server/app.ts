@@ -30,8 +30,15 @@ export interface ServerOptions {
   logger?: Logger;
   /** Metrics/tracing hooks (server/observability registers here). */
   observers?: RequestObserver[];
-  /** Extra routes (e.g. GET /metrics), registered before the catch-all 404. */
-  registerRoutes?: (app: TemplatedApp, ctx: ServerContext) => void;
+  /** Extra GET routes (e.g. /metrics), registered before the catch-all 404. */
+  extraRoutes?: ExtraRoute[];
+}
+
+export interface ExtraRoute {
+  path: string;
+  /** Whether the API key is required (false for scrapers and probes). */
+  auth: boolean;
+  handler: (ex: HttpExchange) => void | Promise<void>;
 }
 
 type Handler = (ex: HttpExchange, body: Buffer | null, param: string) => void | Promise<void>;
@@ -60,7 +67,7 @@ export class EdgewiseServer {
       createdAt: Math.floor(Date.now() / 1000),
     };
     this.app = uWS.App();
-    this.registerRoutes(options.registerRoutes);
+    this.registerRoutes(options.extraRoutes ?? []);
   }
 
   private route(method: 'get' | 'post', pattern: string, opts: { auth: boolean; body: boolean }, handler: Handler): void {
@@ -85,7 +92,7 @@ export class EdgewiseServer {
     });
   }
 
-  private registerRoutes(extra: ServerOptions['registerRoutes']): void {
+  private registerRoutes(extra: ExtraRoute[]): void {
     const ctx = this.ctx;
     const api = { auth: true, body: false };
     const apiBody = { auth: true, body: true };
@@ -100,7 +107,7 @@ export class EdgewiseServer {
     this.route('post', '/tokenize', apiBody, (ex, body) => tokenize(ctx, ex, body!));
     this.route('post', '/detokenize', apiBody, (ex, body) => detokenize(ctx, ex, body!));
     registerWebSocket(this.app, ctx);
-    extra?.(this.app, ctx);
+    for (const r of extra) this.route('get', r.path, { auth: r.auth, body: false }, (ex) => r.handler(ex));
     this.app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, req.getMethod(), 'unmatched', ctx.observers);
       ex.error(new RouteNotFoundError(req.getMethod(), req.getUrl()));

@@ -1,0 +1,144 @@
+// `edgewise serve`: loads a model into the engine worker and serves the OpenAI-compatible HTTP/WebSocket API.
+
+import { fileURLToPath } from 'node:url';
+import { EdgewiseError } from '../../runtime/errors.js';
+import { startEngine, type EngineClient } from '../../runtime/worker/engine-client.js';
+import { EdgewiseServer } from '../../server/app.js';
+import { createObservability } from '../../server/observability/observability.js';
+import { METRICS_CONTENT_TYPE } from '../../server/observability/metrics.js';
+import { parseLogLevel } from '../../server/observability/logger.js';
+import { parseCommandArgs, parseFloatOption, parseIntOption, UsageError, type CliCommand } from '../cli-util.js';
+
+/** models/default beside the package (dist/bin/commands/ → package root). */
+const DEFAULT_MODEL = fileURLToPath(new URL('../../../models/default', import.meta.url));
+
+const usage = `Usage: edgewise serve [options]
+
+  --model <dir|file.ewm>   model to serve (default: the bundled models/default)
+  --model-id <id>          id clients pass as "model" (default: the model's folder/file name)
+  --host <addr>            address to listen on (default 127.0.0.1)
+  --port <n>               port (default 8080; 0 picks a free one)
+  --api-key <key>          require "Authorization: Bearer <key>" (default: $EDGEWISE_API_KEY, else none)
+  --max-batch <n>          sequences decoded together (default 8)
+  --max-queue <n>          requests waiting beyond the batch; past that 429 (default 64)
+  --request-timeout <s>    per-request deadline in seconds (default: none)
+  --max-body-bytes <n>     request body cap; larger bodies get 413 (default 1048576)
+  --backend <b>            cpu | webgpu | auto (default auto = cpu for now)
+  --threads <n>            CPU threads for the engine
+  --log-level <level>      fatal|error|warn|info|debug|trace|silent (default info)
+
+Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /tokenize,
+POST /detokenize, GET /health, GET /ready, GET /metrics, GET /v1/edgewise/stats, WS /v1/ws.
+SIGTERM/SIGINT drain: /ready turns 503, running requests finish, then the process exits.`;
+
+function parseBackend(value: string | undefined): 'cpu' | 'webgpu' {
+  const backend = value ?? 'auto';
+  if (backend === 'cpu' || backend === 'webgpu') return backend;
+  // NOTE: the WebGPU backend only pays off on a real GPU, and probing for one costs a device
+  // start; until the engine can report that cheaply, auto means the CPU backend.
+  if (backend === 'auto') return 'cpu';
+  throw new UsageError(`--backend must be cpu, webgpu or auto, got "${backend}"`, '--backend');
+}
+
+/** Resolves on SIGTERM/SIGINT (first signal only; a second one exits at once). */
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: string): void => {
+      process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGINT');
+      const force = (): void => process.exit(130);
+      process.once('SIGTERM', force);
+      process.once('SIGINT', force);
+      resolve(signal);
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}
+
+export const command: CliCommand = {
+  name: 'serve',
+  summary: 'serve a model over an OpenAI-compatible HTTP API, SSE and WebSocket',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      model: { type: 'string' },
+      'model-id': { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'api-key': { type: 'string' },
+      'max-batch': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      'log-level': { type: 'string' },
+    });
+    const modelPath = values.model ?? DEFAULT_MODEL;
+    const host = values.host ?? '127.0.0.1';
+    const port = parseIntOption(values.port, '--port', { min: 0, max: 65535, fallback: 8080 });
+    const maxBatch = parseIntOption(values['max-batch'], '--max-batch', { min: 1, max: 1024, fallback: 8 });
+    const maxQueue = parseIntOption(values['max-queue'], '--max-queue', { min: 0, max: 1_000_000, fallback: 64 });
+    const requestTimeoutSec = values['request-timeout'] === undefined ? null : parseFloatOption(values['request-timeout'], '--request-timeout', { min: 0.001 });
+    const maxBodyBytes = parseIntOption(values['max-body-bytes'], '--max-body-bytes', { min: 1024, fallback: 1024 * 1024 });
+    const threads = values.threads === undefined ? undefined : parseIntOption(values.threads, '--threads', { min: 1, max: 1024 });
+    const backend = parseBackend(values.backend);
+    let logLevel;
+    try {
+      logLevel = parseLogLevel(values['log-level'] ?? 'info');
+    } catch (err) {
+      throw new UsageError((err as Error).message, '--log-level');
+    }
+    const apiKey = values['api-key'] ?? (process.env.EDGEWISE_API_KEY || null);
+
+    const engine: EngineClient = await startEngine({ modelPath, backend, maxBatch, maxQueue, threads });
+    const modelId = values['model-id'] ?? engine.modelId;
+    const obs = createObservability({
+      model: modelId,
+      numLayers: engine.config.numLayers,
+      precision: null,
+      engineStats: () => engine.stats(),
+      logLevel,
+    });
+    const server = new EdgewiseServer({
+      engine,
+      modelId,
+      apiKey,
+      maxBodyBytes,
+      requestTimeoutSec,
+      logger: obs.logger,
+      observers: [obs.observer],
+      extraRoutes: obs.metrics
+        ? [{ path: '/metrics', auth: false, handler: async (ex) => ex.send(200, METRICS_CONTENT_TYPE, await obs.metrics!.scrape()) }]
+        : [],
+    });
+    let boundPort: number;
+    try {
+      boundPort = await server.listen(host, port);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    process.stdout.write(`edgewise serve: serving ${modelId} (${backend}, max batch ${maxBatch}) at ${url}\n`);
+
+    const fatal = new Promise<EdgewiseError>((resolve) => engine.onFatal(resolve));
+    const outcome = await Promise.race([waitForSignal().then((signal) => ({ signal })), fatal.then((error) => ({ error }))]);
+    if ('error' in outcome) {
+      // The engine cannot go on: stop taking requests and exit non-zero so a supervisor restarts us.
+      obs.logger.fatal({ err: outcome.error }, 'engine failed; shutting down');
+      server.ctx.draining = true;
+      server.close();
+      await obs.shutdown();
+      throw outcome.error;
+    }
+    obs.logger.info({ signal: outcome.signal }, 'draining: finishing running requests');
+    await server.drain();
+    server.close();
+    await engine.close();
+    await obs.shutdown();
+    obs.logger.info('drained; exiting');
+    return 0;
+  },
+};
