@@ -2,7 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ModelFormatError } from '../errors.js';
 import { Tokenizer } from './tokenizer.js';
 
@@ -157,11 +159,13 @@ test('SentencePiece style: BOS from the post-processor, leading-space handling, 
   assert.deepEqual(parts.slice(-3), ['', 'é', '']);
 });
 
-test('bundled default model tokenizer: round trip and ChatML specials', { skip: !existsSync('models/default/tokenizer.json') }, () => {
+const DEFAULT = fileURLToPath(new URL('../../../models/default/', import.meta.url));
+
+test('bundled default model tokenizer: round trip and ChatML specials', { skip: !existsSync(join(DEFAULT, 'tokenizer.json')) }, () => {
   const tok = new Tokenizer({
-    tokenizerJson: JSON.parse(readFileSync('models/default/tokenizer.json', 'utf8')),
-    tokenizerConfig: JSON.parse(readFileSync('models/default/tokenizer_config.json', 'utf8')),
-    where: 'models/default',
+    tokenizerJson: JSON.parse(readFileSync(join(DEFAULT, 'tokenizer.json'), 'utf8')),
+    tokenizerConfig: JSON.parse(readFileSync(join(DEFAULT, 'tokenizer_config.json'), 'utf8')),
+    where: DEFAULT,
   });
   const text = 'The quick brown fox, said Mr. Ågren — 42 times!';
   const ids = tok.encode(text);
