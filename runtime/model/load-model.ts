@@ -2,7 +2,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelFormatError, ModelNotFoundError, UnsupportedModelError } from '../errors.js';
+import { ModelFormatError, ModelNotFoundError } from '../errors.js';
 import type { WeightProvider } from '../engine/runner-types.js';
 import { ChatTemplate, chatTemplateSource } from './chat-template.js';
 import { parseHfConfig } from './hf-config.js';
@@ -11,6 +11,8 @@ import { isObject, tokenIdListField } from './json-fields.js';
 import type { ModelConfig } from './model-config.js';
 import { SafetensorsCheckpoint } from './safetensors-checkpoint.js';
 import { Tokenizer } from './tokenizer.js';
+import { readEwmModelFiles } from '../container/ewm-model-files.js';
+import { EwmWeightProvider } from '../container/ewm-weights.js';
 
 export type ModelFormat = 'hf-folder' | 'ewm';
 
@@ -119,12 +121,13 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   }
 }
 
-// NOTE: the .ewm container branch belongs to the codec (runtime/container/*); these two
-// functions are the place where it plugs in.
+// NOTE: the .ewm container branch belongs to the codec (runtime/container/*).
 async function loadEwmTokenizerAndTemplate(path: string): Promise<TokenizerAndTemplate> {
-  throw new UnsupportedModelError(`${path}: .ewm containers are not supported by this build yet`);
+  return buildTokenizerAndTemplate(readEwmModelFiles(path));
 }
 
-async function loadEwmModel(path: string, _options: LoadOptions): Promise<LoadedModel> {
-  throw new UnsupportedModelError(`${path}: .ewm containers are not supported by this build yet`);
+async function loadEwmModel(path: string, options: LoadOptions): Promise<LoadedModel> {
+  const { config, tokenizer, chatTemplate } = buildTokenizerAndTemplate(readEwmModelFiles(path));
+  const weights = EwmWeightProvider.open(path, config, { onProgress: options.onProgress });
+  return { config, tokenizer, chatTemplate, weights, path, format: 'ewm' };
 }

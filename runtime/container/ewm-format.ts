@@ -1,0 +1,139 @@
+// The .ewm container's constants, header codec and metadata types (docs/format.md section 1).
+
+import type { WeightDtype } from '../model/dtype.js';
+
+export const EWM_MAGIC = 'EDGEWEWM';
+export const EWM_VERSION = 1;
+export const HEADER_BYTES = 64;
+export const ALIGN = 64;
+export const DEFAULT_CHUNK_SIZE = 4096;
+export const MIN_CHUNK_SIZE = 256;
+export const MAX_CHUNK_SIZE = 65536;
+
+export type TensorCodec = 'huff8' | 'raw';
+
+export interface SegmentEntry {
+  /** `embed`, `layer.<i>`, `head` or `other`. */
+  name: string;
+  offset: number;
+  length: number;
+  crc32c: number;
+  /** 256 Huffman code lengths, or null when the segment holds no huff8 tensor. */
+  codeLengths: Uint8Array | null;
+}
+
+export interface TensorEntry {
+  name: string;
+  /** Stored dtype. */
+  dtype: WeightDtype;
+  /** Dtype in the source checkpoint (F32 when cast to BF16). */
+  sourceDtype: WeightDtype;
+  shape: number[];
+  /** Index into `segments`. */
+  segment: number;
+  codec: TensorCodec;
+  // raw
+  dataOffset?: number;
+  byteLength?: number;
+  // huff8
+  numElements?: number;
+  chunkSize?: number;
+  indexOffset?: number;
+  wordsOffset?: number;
+  numWords?: number;
+  bitLength?: number;
+  rawOffset?: number;
+}
+
+export interface SafetensorsFileEntry {
+  file: string;
+  metadata: Record<string, string> | null;
+  /** Tensor names in their data order within the file. */
+  tensors: string[];
+}
+
+export interface EwmMetadata {
+  format: 'edgewise-ewm';
+  version: number;
+  /** The HF config.json, parsed. */
+  config: unknown;
+  /** Original text of each small file of the source folder. */
+  files: Record<string, string>;
+  tokenizerJson: string | null;
+  chatTemplate: string | null;
+  codec: { name: 'huff8'; version: number; chunkSize: number; maxCodeLength: number };
+  segments: SegmentEntry[];
+  tensors: TensorEntry[];
+  safetensors: SafetensorsFileEntry[];
+  layerImportance: null;
+  qualityTables: null;
+}
+
+export interface EwmHeader {
+  version: number;
+  metadataOffset: number;
+  metadataLength: number;
+  fileLength: number;
+  metadataCrc32c: number;
+  headerCrc32c: number;
+}
+
+export function alignUp(n: number, to = ALIGN): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** Which segment a tensor belongs to (one codebook per segment). */
+export function segmentNameFor(tensorName: string): string {
+  if (tensorName === 'model.embed_tokens.weight') return 'embed';
+  const m = /^model\.layers\.(\d+)\./.exec(tensorName);
+  if (m) return `layer.${Number(m[1])}`;
+  if (tensorName === 'lm_head.weight' || tensorName === 'model.norm.weight') return 'head';
+  return 'other';
+}
+
+/** File order of segments: embed, layers by index, head, other. */
+export function segmentOrder(name: string): number {
+  if (name === 'embed') return -1;
+  if (name.startsWith('layer.')) return Number(name.slice(6));
+  return name === 'head' ? 1e9 : 1e9 + 1;
+}
+
+/** The 64 header bytes with `headerCrc32c` zeroed (the CRC is computed over this). */
+export function encodeHeader(h: Omit<EwmHeader, 'headerCrc32c' | 'version'>, crc: (b: Uint8Array) => number): Uint8Array {
+  const b = Buffer.alloc(HEADER_BYTES);
+  b.write(EWM_MAGIC, 0, 'ascii');
+  b.writeUInt32LE(EWM_VERSION, 8);
+  b.writeUInt32LE(HEADER_BYTES, 12);
+  b.writeBigUInt64LE(BigInt(h.metadataOffset), 16);
+  b.writeBigUInt64LE(BigInt(h.metadataLength), 24);
+  b.writeBigUInt64LE(BigInt(h.fileLength), 32);
+  b.writeUInt32LE(h.metadataCrc32c >>> 0, 40);
+  b.writeUInt32LE(crc(b) >>> 0, 44);
+  return new Uint8Array(b.buffer, b.byteOffset, HEADER_BYTES);
+}
+
+/** Parses the header; returns a problem string instead of throwing so the reader can name the file. */
+export function decodeHeader(bytes: Uint8Array, crc: (b: Uint8Array) => number): EwmHeader | string {
+  if (bytes.length < HEADER_BYTES) return `file is ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  if (b.toString('ascii', 0, 8) !== EWM_MAGIC) return 'not an .ewm container (bad magic)';
+  const stored = b.readUInt32LE(44);
+  const copy = Buffer.from(b);
+  copy.writeUInt32LE(0, 44);
+  if (crc(copy) >>> 0 !== stored) return 'header checksum mismatch (corrupt header)';
+  const version = b.readUInt32LE(8);
+  if (version !== EWM_VERSION) return `container version ${version} is not supported (this build reads ${EWM_VERSION})`;
+  if (b.readUInt32LE(12) !== HEADER_BYTES) return 'unexpected header length';
+  const big = (o: number): number => {
+    const v = b.readBigUInt64LE(o);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(v);
+  };
+  return {
+    version,
+    metadataOffset: big(16),
+    metadataLength: big(24),
+    fileLength: big(32),
+    metadataCrc32c: b.readUInt32LE(40),
+    headerCrc32c: stored,
+  };
+}

@@ -1,0 +1,212 @@
+// Converts a Hugging Face folder into an .ewm container: one codebook per segment, segments streamed to disk.
+
+import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import { InvalidRequestError, ModelFormatError } from '../errors.js';
+import { SafetensorsCheckpoint } from '../model/safetensors-checkpoint.js';
+import type { TensorInfo } from '../model/safetensors.js';
+import { parseHfConfig } from '../model/hf-config.js';
+import { chatTemplateSource } from '../model/chat-template.js';
+import { codebookFor, crc32c, encodeTensor, symbolHistogram } from '../../kernels/codec/codec.js';
+import { castF32ToBf16 } from '../../kernels/codec/bf16.js';
+import { codedBits, entropyBits, MAX_CODE_LENGTH } from '../../kernels/codec/huffman.js';
+import {
+  alignUp, DEFAULT_CHUNK_SIZE, encodeHeader, EWM_VERSION, HEADER_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+  segmentNameFor, segmentOrder, type EwmMetadata, type SegmentEntry, type TensorEntry,
+} from './ewm-format.js';
+
+export interface ConvertOptions {
+  /** Cast F32 tensors to BF16 (lossy) so they can be compressed. */
+  castFp32?: boolean;
+  /** Store F32 tensors uncompressed (lossless). */
+  keepFp32?: boolean;
+  chunkSize?: number;
+  /** (segments done, segments total) */
+  onProgress?: (done: number, total: number) => void;
+  onWarning?: (message: string) => void;
+}
+
+/** Size figures of one segment. */
+export interface SegmentStats {
+  name: string;
+  /** Elements coded with huff8. */
+  numWeights: number;
+  /** Bytes those weights take in the source checkpoint. */
+  sourceBytes: number;
+  /** Bytes of the segment in the container (index, bitstream, raw bytes, padding). */
+  storedBytes: number;
+  /** 8 + exponent entropy of the segment's histogram: the bound of this coding scheme. */
+  entropyBoundBits: number;
+  /** storedBytes × 8 / numWeights. */
+  bitsPerWeight: number;
+}
+
+export interface ConvertReport {
+  sourceBytes: number;
+  containerBytes: number;
+  segments: SegmentStats[];
+  /** Over all huff8 weights: stored segment bits per weight, and the weighted entropy bound. */
+  bitsPerWeight: number;
+  entropyBoundBits: number;
+}
+
+const PACKR = new Packr({ useRecords: false });
+const MAX_SMALL_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Small non-weight files of the folder, kept byte-exact as text (binary ones are skipped with a warning). */
+function readSmallFiles(dir: string, warn: (m: string) => void): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (name.endsWith('.safetensors') || !statSync(path).isFile()) continue;
+    const bytes = readFileSync(path);
+    const text = bytes.toString('utf8');
+    if (bytes.length > MAX_SMALL_FILE_BYTES || !Buffer.from(text, 'utf8').equals(bytes)) {
+      warn(`skipping ${name}: not a small UTF-8 text file`);
+      continue;
+    }
+    files[name] = text;
+  }
+  return files;
+}
+
+interface PreparedTensor {
+  info: TensorInfo;
+  entry: TensorEntry;
+  halves: Uint16Array | null;
+  bytes: Uint8Array | null;
+  counts: Float64Array | null;
+}
+
+function prepare(checkpoint: SafetensorsCheckpoint, info: TensorInfo, options: ConvertOptions): PreparedTensor {
+  const bytes = checkpoint.readRaw(info.name);
+  const base = { name: info.name, sourceDtype: info.dtype, shape: info.shape, segment: 0 };
+  if (info.dtype === 'F32' && !options.castFp32) {
+    return { info, entry: { ...base, dtype: 'F32', codec: 'raw' }, halves: null, bytes, counts: null };
+  }
+  const halves = info.dtype === 'F32' ? castF32ToBf16(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+  const dtype = info.dtype === 'F32' ? 'BF16' : info.dtype;
+  return { info, entry: { ...base, dtype, codec: 'huff8' }, halves, bytes: null, counts: symbolHistogram(halves) };
+}
+
+/** Encodes one segment's tensors with a shared codebook and lays them out; returns bytes, entry and stats. */
+function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number): { bytes: Uint8Array; codeLengths: Uint8Array | null; stats: SegmentStats } {
+  const coded = tensors.filter((t) => t.halves !== null);
+  const total = new Float64Array(256);
+  for (const t of coded) for (let s = 0; s < 256; s++) total[s] += t.counts![s];
+  const codeLengths = coded.length > 0 ? codebookFor(total) : null;
+  const parts: { offset: number; data: Uint8Array }[] = [];
+  let cursor = 0;
+  const place = (data: Uint8Array): number => {
+    const offset = cursor;
+    parts.push({ offset, data });
+    cursor = alignUp(offset + data.byteLength);
+    return offset;
+  };
+  let numWeights = 0;
+  let sourceBytes = 0;
+  for (const t of tensors) {
+    if (t.halves === null) {
+      t.entry.dataOffset = place(t.bytes!);
+      t.entry.byteLength = t.bytes!.byteLength;
+      continue;
+    }
+    const enc = encodeTensor(t.halves, codeLengths!, chunkSize, t.counts!);
+    if (enc.bitLength > 0xffffffff) throw new InvalidRequestError(`tensor ${t.info.name} needs more than 2^32 bits in one stream`);
+    Object.assign(t.entry, {
+      numElements: enc.numElements, chunkSize, bitLength: enc.bitLength, numWords: enc.words.length,
+      indexOffset: place(new Uint8Array(enc.index.buffer)),
+      wordsOffset: place(new Uint8Array(enc.words.buffer)),
+      rawOffset: place(enc.raw),
+    });
+    numWeights += enc.numElements;
+    sourceBytes += t.info.byteLength;
+  }
+  const bytes = new Uint8Array(alignUp(Math.max(cursor, 64)));
+  for (const p of parts) bytes.set(p.data, p.offset);
+  const h = entropyBits(total);
+  const stats: SegmentStats = {
+    name, numWeights, sourceBytes, storedBytes: bytes.length, entropyBoundBits: numWeights > 0 ? 8 + h : 0,
+    bitsPerWeight: numWeights > 0 ? (bytes.length * 8) / numWeights : 0,
+  };
+  if (codeLengths !== null) codedBits(total, codeLengths); // throws if a symbol lacks a code
+  return { bytes, codeLengths, stats };
+}
+
+/** Converts `hfDir` to `outPath`. Throws InvalidRequestError for F32 checkpoints without a cast/keep choice. */
+export function convertToEwm(hfDir: string, outPath: string, options: ConvertOptions = {}): ConvertReport {
+  const warn = options.onWarning ?? (() => {});
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE || (chunkSize & (chunkSize - 1)) !== 0) {
+    throw new InvalidRequestError(`chunk size must be a power of two in ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`, 'chunkSize');
+  }
+  const files = readSmallFiles(hfDir, warn);
+  if (files['config.json'] === undefined) throw new ModelFormatError(hfDir, 'no config.json in the folder');
+  const configJson = JSON.parse(files['config.json']) as unknown;
+  parseHfConfig(configJson, join(hfDir, 'config.json')); // refuse unsupported architectures before any work
+  const checkpoint = SafetensorsCheckpoint.openFolder(hfDir);
+  const fd = openSync(outPath, 'w');
+  try {
+    const infos = checkpoint.tensors();
+    const f32 = infos.filter((t) => t.dtype === 'F32');
+    if (f32.length > 0 && !options.castFp32 && !options.keepFp32) {
+      throw new InvalidRequestError(`${f32.length} tensors are F32 (e.g. ${f32[0].name}); pass --cast-fp32 to cast them to BF16 (lossy) or --keep-fp32 to store them uncompressed`, 'castFp32');
+    }
+    if (f32.length > 0 && options.castFp32) warn(`casting ${f32.length} F32 tensors to BF16 (round to nearest even): the container is NOT lossless for them`);
+    const groups = new Map<string, TensorInfo[]>();
+    for (const info of infos) {
+      const name = segmentNameFor(info.name);
+      groups.set(name, [...(groups.get(name) ?? []), info]);
+    }
+    const segmentNames = [...groups.keys()].sort((a, b) => segmentOrder(a) - segmentOrder(b));
+    const segments: SegmentEntry[] = [];
+    const entries = new Map<string, TensorEntry>();
+    const stats: SegmentStats[] = [];
+    let offset = HEADER_BYTES;
+    writeAll(fd, new Uint8Array(HEADER_BYTES), 0);
+    for (const [i, name] of segmentNames.entries()) {
+      const prepared = groups.get(name)!.map((info) => prepare(checkpoint, info, options));
+      const built = buildSegment(name, prepared, chunkSize);
+      for (const p of prepared) entries.set(p.info.name, { ...p.entry, segment: i });
+      writeAll(fd, built.bytes, offset);
+      segments.push({ name, offset, length: built.bytes.length, crc32c: crc32c(built.bytes), codeLengths: built.codeLengths });
+      stats.push(built.stats);
+      offset += built.bytes.length;
+      options.onProgress?.(i + 1, segmentNames.length);
+    }
+    const tokenizerConfig = files['tokenizer_config.json'] === undefined ? null : (JSON.parse(files['tokenizer_config.json']) as unknown);
+    const metadata: EwmMetadata = {
+      format: 'edgewise-ewm', version: EWM_VERSION, config: configJson, files,
+      tokenizerJson: files['tokenizer.json'] ?? null,
+      chatTemplate: chatTemplateSource(tokenizerConfig, files['chat_template.jinja'] ?? null, join(hfDir, 'tokenizer_config.json')),
+      codec: { name: 'huff8', version: 1, chunkSize, maxCodeLength: MAX_CODE_LENGTH },
+      segments,
+      tensors: infos.map((t) => entries.get(t.name)!),
+      safetensors: checkpoint.files.map((f) => ({
+        file: f.path.slice(f.path.lastIndexOf('/') + 1), metadata: Object.keys(f.metadata).length > 0 ? f.metadata : null, tensors: f.tensors().map((t) => t.name),
+      })),
+      layerImportance: null, qualityTables: null,
+    };
+    const meta = PACKR.pack(metadata);
+    writeAll(fd, meta, offset);
+    const fileLength = offset + meta.length;
+    writeAll(fd, encodeHeader({ metadataOffset: offset, metadataLength: meta.length, fileLength, metadataCrc32c: crc32c(meta) }, (b) => crc32c(b)), 0);
+    const weights = stats.reduce((a, s) => a + s.numWeights, 0);
+    return {
+      sourceBytes: checkpoint.diskBytes(),
+      containerBytes: fileLength,
+      segments: stats,
+      bitsPerWeight: weights > 0 ? stats.reduce((a, s) => a + (s.numWeights > 0 ? s.storedBytes * 8 : 0), 0) / weights : 0,
+      entropyBoundBits: weights > 0 ? stats.reduce((a, s) => a + s.entropyBoundBits * s.numWeights, 0) / weights : 0,
+    };
+  } finally {
+    closeSync(fd);
+    checkpoint.close();
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30), position + done);
+}
