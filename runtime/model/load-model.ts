@@ -85,19 +85,24 @@ export function readModelFiles(dir: string): ModelFiles {
   };
 }
 
+/** How errors name one of the small files: a path inside a folder, "<container> <file>" inside a container. */
+function fileWhere(where: string, file: string): string {
+  return where.endsWith('.ewm') ? `${where} ${file}` : join(where, file);
+}
+
 /** Config, tokenizer and chat template from the parsed files (shared by the folder and container loaders). */
 export function buildTokenizerAndTemplate(files: ModelFiles): TokenizerAndTemplate {
-  const config = parseHfConfig(files.config, join(files.where, 'config.json'));
+  const config = parseHfConfig(files.config, fileWhere(files.where, 'config.json'));
   // generation_config.json often lists more stop ids than config.json (Llama 3's <|eot_id|>).
-  const genEos = isObject(files.generationConfig) ? tokenIdListField(files.generationConfig, 'eos_token_id', join(files.where, 'generation_config.json')) : [];
+  const genEos = isObject(files.generationConfig) ? tokenIdListField(files.generationConfig, 'eos_token_id', fileWhere(files.where, 'generation_config.json')) : [];
   config.eosTokenIds = [...new Set([...config.eosTokenIds, ...genEos])];
   const tokenizer =
     files.tokenizerJson === null
       ? null
       : new Tokenizer({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, extraEosTokenIds: config.eosTokenIds, where: files.where });
-  const source = chatTemplateSource(files.tokenizerConfig, files.chatTemplateJinja, join(files.where, 'tokenizer_config.json'));
-  const chatTemplate =
-    source === null ? null : new ChatTemplate(source, { bosToken: tokenizer?.bosToken ?? null, eosToken: tokenizer?.eosToken ?? null }, join(files.where, 'tokenizer_config.json'));
+  const templateWhere = fileWhere(files.where, 'tokenizer_config.json');
+  const source = chatTemplateSource(files.tokenizerConfig, files.chatTemplateJinja, templateWhere);
+  const chatTemplate = source === null ? null : new ChatTemplate(source, { bosToken: tokenizer?.bosToken ?? null, eosToken: tokenizer?.eosToken ?? null }, templateWhere);
   return { config, tokenizer, chatTemplate };
 }
 

@@ -1,10 +1,11 @@
 // Reads one .safetensors file by positional reads: validated header, then tensors on demand.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { DTYPE_BYTES, bf16ToF32, f16ToF32, isWeightDtype, type WeightDtype } from './dtype.js';
 import { isObject } from './json-fields.js';
+import { openReadOnly, readFully } from './positional-read.js';
 
 export interface TensorInfo {
   name: string;
@@ -17,19 +18,7 @@ export interface TensorInfo {
 
 /** Headers of real checkpoints are a few hundred KiB; anything past this is a corrupt length. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
-/** Stay under Node's per-read limit (2 GiB - 1) on large tensors. */
-const READ_CHUNK_BYTES = 1 << 30;
 const KNOWN_OTHER_DTYPES = new Set(['F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
-
-/** Reads exactly `length` bytes at `position` into `dst` (starting at dstOffset), or throws. */
-function readFully(fd: number, dst: Uint8Array, position: number, where: string): void {
-  let done = 0;
-  while (done < dst.length) {
-    const n = readSync(fd, dst, done, Math.min(READ_CHUNK_BYTES, dst.length - done), position + done);
-    if (n === 0) throw new ModelFormatError(where, `unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
-}
 
 function parseEntry(name: string, entry: unknown, where: string): { dtype: WeightDtype; shape: number[]; begin: number; end: number } {
   if (!isObject(entry)) throw new ModelFormatError(where, `tensor "${name}": header entry is not an object`);
@@ -75,12 +64,7 @@ export class SafetensorsFile {
   /** Opens and validates the header; tensor data is read later, one tensor at a time. */
   static open(path: string): SafetensorsFile {
     const where = basename(path);
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw new ModelFormatError(path, `cannot open: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-    }
+    const fd = openReadOnly(path);
     try {
       const fileSize = fstatSync(fd).size;
       const { metadata, infos } = SafetensorsFile.readHeader(fd, fileSize, where);
