@@ -1,20 +1,16 @@
-// GET /metrics on the server's own port: the Prometheus text of ServerMetrics.
+// GET /metrics on the server's own port: the Prometheus text of ServerMetrics, as an EdgewiseServer extra route.
 
-import type { TemplatedApp } from 'uWebSockets.js';
-import { HttpExchange } from '../http-exchange.js';
-import type { ServerContext } from '../server-context.js';
+import type { ExtraRoute } from '../app.js';
 import { METRICS_CONTENT_TYPE, type ServerMetrics } from './metrics.js';
 
-/** Registers the route; pass as (part of) EdgewiseServer's `registerRoutes` option. */
-export function registerMetricsRoute(app: TemplatedApp, ctx: ServerContext, metrics: ServerMetrics): void {
-  app.get('/metrics', (res) => {
-    const ex = new HttpExchange(res, 'get', '/metrics', ctx.observers);
-    metrics
-      .scrape()
-      .then((text) => ex.send(200, METRICS_CONTENT_TYPE, text))
-      .catch((err: unknown) => {
-        ctx.logger.error({ err }, 'metrics scrape failed');
-        ex.error(err);
-      });
-  });
+/** Pass in EdgewiseServer's `extraRoutes`. No API key: Prometheus scrapers do not carry one. */
+export function metricsRoute(metrics: ServerMetrics): ExtraRoute {
+  return {
+    path: '/metrics',
+    auth: false,
+    handler: async (ex) => {
+      const text = await metrics.scrape();
+      ex.send(200, METRICS_CONTENT_TYPE, text);
+    },
+  };
 }
