@@ -2,6 +2,7 @@
 
 import type { RopeScaling } from '../../runtime/model/model-config.js';
 import { summarizeModel, type ModelSummary } from '../../runtime/model/model-summary.js';
+import { describeEwm, formatEwmInfo } from '../../runtime/container/ewm-info.js';
 import { formatBytes, formatCount, parseCommandArgs, type CliCommand } from '../cli-util.js';
 
 function describeRope(theta: number, scaling: RopeScaling): string {
@@ -44,12 +45,18 @@ export function formatSummary(s: ModelSummary): string {
 export const command: CliCommand = {
   name: 'info',
   summary: 'show the architecture, parameter count and sizes of a model',
-  usage: `Usage: edgewise info <model-dir> [--json]
+  usage: `Usage: edgewise info <model-dir | model.ewm> [--json]
 
   <model-dir>   a Hugging Face model folder (config.json + safetensors)
+  <model.ewm>   a container: lists its segments, sizes, codebooks and bits/weight
   --json        print the summary as JSON`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, { min: 1, max: 1, names: '<model-dir>' });
+    if (positionals[0].endsWith('.ewm')) {
+      const info = describeEwm(positionals[0]);
+      process.stdout.write(values.json ? `${JSON.stringify(info, null, 2)}\n` : formatEwmInfo(info, formatBytes));
+      return 0;
+    }
     const summary = summarizeModel(positionals[0]);
     process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
     return 0;

@@ -59,7 +59,6 @@ export interface EwmMetadata {
   config: unknown;
   /** Original text of each small file of the source folder. */
   files: Record<string, string>;
-  tokenizerJson: string | null;
   chatTemplate: string | null;
   codec: { name: 'huff8'; version: number; chunkSize: number; maxCodeLength: number };
   segments: SegmentEntry[];

@@ -17,7 +17,6 @@ export function validateMetadata(meta: unknown, metadataOffset: number): string 
   if (meta.format !== 'edgewise-ewm') return 'format field is not "edgewise-ewm"';
   if (!isObj(meta.config)) return 'config is missing';
   if (!isObj(meta.files) || !Object.values(meta.files).every((v) => typeof v === 'string')) return 'files must map names to text';
-  if (meta.tokenizerJson !== null && typeof meta.tokenizerJson !== 'string') return 'tokenizerJson must be text or nil';
   if (meta.chatTemplate !== null && typeof meta.chatTemplate !== 'string') return 'chatTemplate must be text or nil';
   const codec = meta.codec;
   if (!isObj(codec) || codec.name !== 'huff8' || codec.version !== 1) return 'codec must be huff8 version 1';

@@ -178,7 +178,6 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
     const tokenizerConfig = files['tokenizer_config.json'] === undefined ? null : (JSON.parse(files['tokenizer_config.json']) as unknown);
     const metadata: EwmMetadata = {
       format: 'edgewise-ewm', version: EWM_VERSION, config: configJson, files,
-      tokenizerJson: files['tokenizer.json'] ?? null,
       chatTemplate: chatTemplateSource(tokenizerConfig, files['chat_template.jinja'] ?? null, join(hfDir, 'tokenizer_config.json')),
       codec: { name: 'huff8', version: 1, chunkSize, maxCodeLength: MAX_CODE_LENGTH },
       segments,

@@ -1,0 +1,72 @@
+// Human-readable summary of a container for `edgewise info`: segments, sizes, codebooks, bits per weight.
+
+import { statSync } from 'node:fs';
+import { EwmFile } from './ewm-reader.js';
+
+export interface EwmSegmentInfo {
+  name: string;
+  offset: number;
+  bytes: number;
+  tensors: number;
+  /** Elements coded with huff8. */
+  weights: number;
+  /** Segment bits per coded weight (index, stream, raw bytes and padding). */
+  bitsPerWeight: number | null;
+  /** Distinct symbols in the codebook and its longest code. */
+  codebook: { symbols: number; maxLength: number; meanLength: number } | null;
+}
+
+export interface EwmInfo {
+  path: string;
+  fileBytes: number;
+  metadataBytes: number;
+  chunkSize: number;
+  weights: number;
+  bitsPerWeight: number;
+  segments: EwmSegmentInfo[];
+}
+
+export function describeEwm(path: string): EwmInfo {
+  const file = EwmFile.open(path);
+  try {
+    const { segments, tensors, codec } = file.metadata;
+    const infos: EwmSegmentInfo[] = segments.map((s, i) => {
+      const own = tensors.filter((t) => t.segment === i);
+      const coded = own.filter((t) => t.codec === 'huff8');
+      const weights = coded.reduce((a, t) => a + t.numElements!, 0);
+      const bits = coded.reduce((a, t) => a + t.bitLength!, 0);
+      let codebook: EwmSegmentInfo['codebook'] = null;
+      if (s.codeLengths !== null) {
+        const used = [...s.codeLengths].filter((l) => l > 0);
+        codebook = { symbols: used.length, maxLength: Math.max(...used), meanLength: weights > 0 ? bits / weights : 0 };
+      }
+      return { name: s.name, offset: s.offset, bytes: s.length, tensors: own.length, weights, bitsPerWeight: weights > 0 ? (s.length * 8) / weights : null, codebook };
+    });
+    const weights = infos.reduce((a, s) => a + s.weights, 0);
+    const codedBytes = infos.reduce((a, s) => a + (s.weights > 0 ? s.bytes : 0), 0);
+    return {
+      path, fileBytes: statSync(path).size, metadataBytes: file.header.metadataLength, chunkSize: codec.chunkSize,
+      weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos,
+    };
+  } finally {
+    file.close();
+  }
+}
+
+export function formatEwmInfo(info: EwmInfo, formatBytes: (n: number) => string): string {
+  const lines = [
+    `path          ${info.path}`,
+    `format        ewm (huff8, chunk ${info.chunkSize})`,
+    `file          ${formatBytes(info.fileBytes)} (metadata ${formatBytes(info.metadataBytes)})`,
+    `weights       ${info.weights} coded, ${info.bitsPerWeight.toFixed(3)} bits/weight (${((info.bitsPerWeight / 16) * 100).toFixed(1)}% of BF16)`,
+    '',
+    'segment        offset        size  tensors  bits/weight  codebook',
+  ];
+  for (const s of info.segments) {
+    const cb = s.codebook === null ? '-' : `${s.codebook.symbols} symbols, max ${s.codebook.maxLength} bits, mean ${s.codebook.meanLength.toFixed(3)}`;
+    lines.push(
+      `${s.name.padEnd(12)} ${String(s.offset).padStart(8)} ${formatBytes(s.bytes).padStart(11)}  ${String(s.tensors).padStart(7)}  ${(s.bitsPerWeight === null ? '-' : s.bitsPerWeight.toFixed(3)).padStart(11)}  ${cb}`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
