@@ -182,8 +182,11 @@ def heldout_loss(model, tokens, seq_len):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="models/train/work", help="folder with train.bin, heldout.bin; checkpoints go here")
-    ap.add_argument("--steps", type=int, default=0, help="optimizer steps (0: derive from --minutes)")
-    ap.add_argument("--minutes", type=float, default=70, help="wall-clock budget used to size --steps when it is 0")
+    ap.add_argument("--steps", type=int, default=0, help="total optimizer steps (with --decay-start: reproduces a run exactly)")
+    ap.add_argument("--decay-start", type=int, default=0, help="step at which the LR starts its linear decay to 10%%")
+    ap.add_argument("--stable-until", default="", help="UTC time HH:MM: train at constant LR until then, then decay "
+                    "over --decay-frac more steps (the chosen --steps/--decay-start are printed and logged)")
+    ap.add_argument("--decay-frac", type=float, default=0.25)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq-len", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -223,16 +226,26 @@ def main():
         export()
         return
 
+    # NOTE: a warmup-stable-decay schedule, because the wall-clock time this shared 2-core machine gives
+    # us is unknown in advance: constant LR until --stable-until, then a linear decay. The step counts
+    # are logged, and --steps S --decay-start D replays the same schedule step for step.
     warmup = 100
     started = time.time()
     tokens_per_step = args.batch * args.seq_len
+    decay_start = args.decay_start or (ckpt["decay_start"] if args.resume and os.path.exists(ckpt_path) else 0)
+    stable_until = 0.0
+    if args.stable_until:
+        hh, mm = (int(x) for x in args.stable_until.split(":"))
+        now = time.gmtime()
+        stable_until = time.mktime(time.struct_time((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0, 0, 0, 0))) - time.timezone
+    if not (total_steps or stable_until):
+        ap.error("give --steps N (and --decay-start D) or --stable-until HH:MM")
     while total_steps == 0 or step < total_steps:
-        if total_steps == 0 and step == 20:
-            per_step = (time.time() - started) / 20
-            total_steps = max(200, int(args.minutes * 60 / per_step))
-            print(f"{per_step:.2f} s/step → {total_steps} steps in {args.minutes} min", flush=True)
-        horizon = total_steps or 10**9
-        lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / horizon))))
+        if total_steps == 0 and time.time() >= stable_until:
+            decay_start, total_steps = step, step + max(50, int(step * args.decay_frac))
+            print(f"decay from step {decay_start} to {total_steps}", flush=True)
+        decay = 0.0 if total_steps == 0 or step < decay_start else (step - decay_start) / max(1, total_steps - decay_start)
+        lr = args.lr * min(1.0, (step + 1) / warmup) * (1.0 - 0.9 * decay)
         for group in opt.param_groups:
             group["lr"] = lr
         starts = rng.integers(0, len(train) - args.seq_len - 1, size=args.batch)
@@ -247,11 +260,12 @@ def main():
         if step % 25 == 0:
             rate = step * tokens_per_step / (time.time() - started)
             print(f"step {step}/{total_steps} loss {loss.item():.3f} lr {lr:.2e} {rate:.0f} tok/s", flush=True)
-        if step % 100 == 0 or step == total_steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "total_steps": total_steps}, ckpt_path)
+        if step % 50 == 0 or step == total_steps:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "total_steps": total_steps,
+                        "decay_start": decay_start}, ckpt_path)
             export()
             entry = {"step": step, "train_loss": loss.item(), "time_s": round(time.time() - started)}
-            if step % 300 == 0 or step == total_steps:
+            if step % 200 == 0 or step == total_steps:
                 entry["heldout_loss"] = heldout_loss(model, heldout, args.seq_len)
                 entry["heldout_ppl"] = math.exp(entry["heldout_loss"])
             with open(log_path, "a") as f:
@@ -259,7 +273,7 @@ def main():
             print(json.dumps(entry), flush=True)
 
     final = heldout_loss(bf16_rounded_copy(model), heldout, args.seq_len)
-    result = {"steps": step, "tokens_seen": step * tokens_per_step, "heldout_tokens": int(len(heldout)),
+    result = {"steps": step, "decay_start": decay_start, "tokens_seen": step * tokens_per_step, "heldout_tokens": int(len(heldout)),
               "heldout_loss_bf16": final, "heldout_ppl_bf16": math.exp(final), "train_seconds": round(time.time() - started)}
     with open(os.path.join(args.work, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
