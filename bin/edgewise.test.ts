@@ -45,8 +45,9 @@ test('--help lists the commands; a command --help prints its usage', () => {
   assert.match(top.stdout, /Commands:\n(.|\n)*\binfo\s+show the architecture/);
   const info = run(['info', '--help']);
   assert.equal(info.code, 0);
-  assert.match(info.stdout, /Usage: edgewise info <model-dir>/);
+  assert.match(info.stdout, /Usage: edgewise info <model-dir/);
   assert.notEqual(run([]).code, 0, 'no command is a usage error');
+  assert.match(run(['--version']).stdout, /^edgewise \d+\.\d+\.\d+\n$/);
 });
 
 test('unknown command and bad options: one line, non-zero', () => {

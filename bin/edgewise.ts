@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `edgewise` CLI: finds the commands in ./commands/*.js and dispatches to one.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { EXIT_USAGE, helpText, reportError, wantsHelp, type CliCommand } from './cli-util.js';
@@ -57,12 +57,26 @@ async function printOverview(): Promise<void> {
   const width = Math.max(8, ...rows.map(([n]) => n.length));
   const lines = rows.map(([n, s]) => `  ${n.padEnd(width)}  ${s}`);
   process.stdout.write(
-    `Edgewise: an edge LLM server with compressed weights.\n\nUsage: edgewise <command> [options]\n       edgewise <command> --help\n\nCommands:\n${lines.join('\n')}\n`,
+    `Edgewise: an edge LLM server with compressed weights.\n\nUsage: edgewise <command> [options]\n       edgewise <command> --help\n       edgewise --version\n\nCommands:\n${lines.join('\n')}\n`,
   );
+}
+
+/** The package version, read from package.json two levels above dist/bin/. */
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`edgewise ${version()}\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
     await printOverview();
