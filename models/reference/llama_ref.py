@@ -182,8 +182,9 @@ class LlamaRef:
         return linear(torch.nn.functional.silu(gate) * up, self._get(p + "down_proj.weight"), b("down_proj"))
 
     @torch.no_grad()
-    def forward(self, input_ids, trace=None):
-        """input_ids: list of ints -> logits [len, vocab]. trace: optional dict filled with intermediates."""
+    def forward(self, input_ids, trace=None, layer_indices=None):
+        """input_ids: list of ints -> logits [len, vocab]. trace: optional dict filled with intermediates.
+        layer_indices: run only these blocks, in the given order (depth switching); all when None."""
         cfg = self.cfg
         ids = torch.tensor(list(input_ids), dtype=torch.int64)
         if ids.numel() == 0 or int(ids.min()) < 0 or int(ids.max()) >= cfg.vocab_size:
@@ -192,7 +193,7 @@ class LlamaRef:
         cos, sin = self._rope(ids.numel())
         if trace is not None:
             trace["embed"] = h
-        for i in range(cfg.num_layers):
+        for i in range(cfg.num_layers) if layer_indices is None else layer_indices:
             p = f"model.layers.{i}."
             attn = self._attention(i, rms_norm(h, self._get(p + "input_layernorm.weight"), cfg.rms_norm_eps), cos, sin, trace)
             h = h + attn

@@ -189,9 +189,17 @@ def decode_logits(model, prompt, greedy):
     return rows[len(prompt) - 1 :]
 
 
-def write_reference(out_dir, info, logits, decode_rows):
+def depth_reference(model, prompt):
+    """Prompt logits with the middle block skipped (depth switching): (layer indices, logits)."""
+    skipped = model.cfg.num_layers // 2
+    layers = [i for i in range(model.cfg.num_layers) if i != skipped]
+    return layers, logits_as_numpy(model.forward(prompt, layer_indices=layers))
+
+
+def write_reference(out_dir, info, logits, decode_rows, depth_logits):
     logits.astype("<f4").tofile(os.path.join(out_dir, "logits.bin"))
     decode_rows.astype("<f4").tofile(os.path.join(out_dir, "decode-logits.bin"))
+    depth_logits.astype("<f4").tofile(os.path.join(out_dir, "depth-logits.bin"))
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump(info, f, indent=1)
         f.write("\n")
@@ -235,7 +243,9 @@ def make_variant(variant):
         greedy_min_relative_margin=round(worst, 6), logits_file="logits.bin", decode_logits_file="decode-logits.bin", logits_dtype="float32-le",
         logits_shape=[PROMPT_LEN, cfg["vocab_size"]], decode_logits_shape=[GREEDY_LEN, cfg["vocab_size"]], max_abs_logit=float(np.max(np.abs(logits))),
         tolerance=TOLERANCE, sensitivity=sensitivity(model, prompt, logits))
-    write_reference(out_dir, info, logits, decode_logits(model, prompt, greedy))
+    depth_layers, depth_logits = depth_reference(model, prompt)
+    info["depth"] = dict(layer_indices=depth_layers, logits_file="depth-logits.bin")
+    write_reference(out_dir, info, logits, decode_logits(model, prompt, greedy), depth_logits)
     size_kb = os.path.getsize(os.path.join(out_dir, "model.safetensors")) / 1024
     print(f"{variant}: {size_kb:.0f} KB weights, greedy margin {worst:.3f}, sensitivity {info['sensitivity']}")
 
@@ -297,7 +307,9 @@ def make_default(model_dir, out_dir):
         greedy_min_relative_margin=round(worst, 6), logits_file="logits.bin", decode_logits_file="decode-logits.bin", logits_dtype="float32-le",
         logits_shape=[PROMPT_LEN, raw["vocab_size"]], decode_logits_shape=[GREEDY_LEN, raw["vocab_size"]], max_abs_logit=float(np.max(np.abs(logits))),
         tolerance=TOLERANCE)
-    write_reference(out_dir, info, logits, decode_logits(model, prompt, greedy))
+    depth_layers, depth_logits = depth_reference(model, prompt)
+    info["depth"] = dict(layer_indices=depth_layers, logits_file="depth-logits.bin")
+    write_reference(out_dir, info, logits, decode_logits(model, prompt, greedy), depth_logits)
     print(f"default: model sha256 {info['model_sha256'][:12]}, greedy margin {worst:.4f}, greedy {greedy}")
 
 

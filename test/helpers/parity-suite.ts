@@ -151,6 +151,27 @@ async function checkMixedBatch(fixture: ReferenceFixture, backend: ParityBackend
   });
 }
 
+/** A sequence created with a subset of the blocks (depth switching) against the reference run of that subset. */
+async function checkDepth(fixture: ReferenceFixture, backend: ParityBackend, report: Report): Promise<void> {
+  const depth = fixture.depth;
+  assert.ok(depth, 'the fixture has no depth reference; regenerate it with make_fixtures.py');
+  const vocab = fixture.vocabSize;
+  const n = fixture.promptIds.length;
+  await withRunner(fixture, backend, async (runner) => {
+    runner.createSequence(20, { layerIndices: depth.layerIndices });
+    runner.createSequence(21);
+    // Full-depth and reduced-depth sequences side by side in one step.
+    const [reduced, full] = await runner.step([
+      { seqId: 20, tokenIds: fixture.promptIds, allLogits: true },
+      { seqId: 21, tokenIds: fixture.promptIds, allLogits: true },
+    ]);
+    const cmp = compareRows(reduced, depth.promptLogits, 0, n, vocab);
+    report(`layers [${depth.layerIndices.join(',')}]: worst max|Δ|/max|ref| ${cmp.worstRelative.toExponential(2)}`);
+    assertRowsClose(`prompt logits with layers [${depth.layerIndices.join(',')}]`, reduced, depth.promptLogits, 0, n, vocab, fixture.tolerance);
+    assertRowsClose('full-depth sequence in the same step', full, fixture.promptLogits, 0, n, vocab, fixture.tolerance);
+  });
+}
+
 /** Registers the parity tests for `backend`. `skip` (a reason) marks them all skipped. */
 export function defineParitySuite(backend: ParityBackend, options: { skip?: string | false } = {}): void {
   const names = listFixtureNames();
@@ -181,6 +202,9 @@ export function defineParitySuite(backend: ParityBackend, options: { skip?: stri
         });
         it('mixed prefill/decode batch matches the reference and the solo run', async () => {
           await checkMixedBatch(fixture, backend);
+        });
+        it('depth switching (middle block skipped) matches the reference run of those blocks', async (t) => {
+          await checkDepth(fixture, backend, (line) => t.diagnostic(line));
         });
       });
     }

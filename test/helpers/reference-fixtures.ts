@@ -24,6 +24,8 @@ export interface ReferenceFixture {
   promptLogits: Float32Array;
   /** [greedyIds.length * vocab]: row j is the logits that chose greedyIds[j]. */
   decodeLogits: Float32Array;
+  /** Depth switching: prompt logits [promptIds.length * vocab] with only these blocks run, in order. */
+  depth: { layerIndices: number[]; promptLogits: Float32Array } | null;
   /** Allowed max|Δ| / max|ref| per position. */
   tolerance: number;
   /** sha256 of the model's model.safetensors / config.json when the weights live elsewhere. */
@@ -67,6 +69,12 @@ export function readFixture(name: string): ReferenceFixture {
     vocabSize,
     promptLogits: readFloat32(join(dir, ref.logits_file), numPositions * vocabSize),
     decodeLogits: readFloat32(join(dir, ref.decode_logits_file), greedyIds.length * vocabSize),
+    depth: ref.depth
+      ? {
+          layerIndices: ref.depth.layer_indices as number[],
+          promptLogits: readFloat32(join(dir, ref.depth.logits_file), numPositions * vocabSize),
+        }
+      : null,
     tolerance: Number(ref.tolerance),
     modelSha256: ref.model_sha256 ?? null,
     configSha256: ref.config_sha256 ?? null,
