@@ -163,7 +163,7 @@ describe('server limits, pings, disconnects and drain', () => {
     try {
       const first = postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 5 });
       const second = postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 5 });
-      await sleep(10);
+      for (let i = 0; i < 200 && engine.stats().waiting === 0; i++) await sleep(5);
       const third = await postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 5 });
       assert.equal(third.status, 429);
       assert.equal(third.json.error.type, 'overloaded');
@@ -218,7 +218,7 @@ describe('server limits, pings, disconnects and drain', () => {
     const t = await startTestServer({ engine });
     try {
       const running = postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 30 });
-      await sleep(20);
+      for (let i = 0; i < 200 && engine.stats().running === 0; i++) await sleep(5);
       const drained = t.server.drain(5000);
       assert.equal((await fetch(`${t.url}/ready`)).status, 503);
       const refused = await postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 3 });
