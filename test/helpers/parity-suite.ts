@@ -24,12 +24,21 @@ export type ParityBackend = 'cpu' | 'webgpu';
 const BATCH_VS_SOLO_TOLERANCE = 1e-5;
 const MAX_SEQ_LEN = 128;
 
+/** Where a fixture's model is loaded from: its HF folder unless a suite maps it (e.g. to an .ewm container). */
+export type ModelPathFor = (fixture: ReferenceFixture) => string | Promise<string>;
+
+interface SuiteContext {
+  backend: ParityBackend;
+  modelPathFor: ModelPathFor;
+}
+
 async function withRunner(
   fixture: ReferenceFixture,
-  backend: ParityBackend,
+  ctx: SuiteContext,
   body: (runner: ModelRunner) => Promise<void>,
 ): Promise<void> {
-  const model = await loadModel(fixture.modelDir);
+  const backend = ctx.backend;
+  const model = await loadModel(await ctx.modelPathFor(fixture));
   assert.equal(model.config.vocabSize, fixture.vocabSize, 'vocab size of the loaded model');
   const runner = await createRunner(model.weights, { backend, maxSeqLen: MAX_SEQ_LEN });
   try {
@@ -60,10 +69,10 @@ function assertRowsClose(
 }
 
 /** Prompt logits at all 64 positions, then 32 greedy steps through the KV cache, against the reference. */
-async function checkPromptAndGreedy(fixture: ReferenceFixture, backend: ParityBackend, report: Report): Promise<void> {
+async function checkPromptAndGreedy(fixture: ReferenceFixture, ctx: SuiteContext, report: Report): Promise<void> {
   const vocab = fixture.vocabSize;
   const numPrompt = fixture.promptIds.length;
-  await withRunner(fixture, backend, async (runner) => {
+  await withRunner(fixture, ctx, async (runner) => {
     runner.createSequence(7);
     const [promptLogits] = await runner.step([{ seqId: 7, tokenIds: fixture.promptIds, allLogits: true }]);
     const promptCmp = compareRows(promptLogits, fixture.promptLogits, 0, numPrompt, vocab);
@@ -102,12 +111,12 @@ async function checkPromptAndGreedy(fixture: ReferenceFixture, backend: ParityBa
  * reference (a prefix of the prompt has the same logits as the full prompt, by causality) and
  * one batched entry against the same tokens run solo.
  */
-async function checkMixedBatch(fixture: ReferenceFixture, backend: ParityBackend): Promise<void> {
+async function checkMixedBatch(fixture: ReferenceFixture, ctx: SuiteContext): Promise<void> {
   const vocab = fixture.vocabSize;
   const p = fixture.promptIds;
   const tol = fixture.tolerance;
   const ref = fixture.promptLogits;
-  await withRunner(fixture, backend, async (runner) => {
+  await withRunner(fixture, ctx, async (runner) => {
     for (const id of [10, 11, 12, 13, 14]) runner.createSequence(id);
 
     const step1 = await runner.step([
@@ -152,12 +161,12 @@ async function checkMixedBatch(fixture: ReferenceFixture, backend: ParityBackend
 }
 
 /** A sequence created with a subset of the blocks (depth switching) against the reference run of that subset. */
-async function checkDepth(fixture: ReferenceFixture, backend: ParityBackend, report: Report): Promise<void> {
+async function checkDepth(fixture: ReferenceFixture, ctx: SuiteContext, report: Report): Promise<void> {
   const depth = fixture.depth;
   assert.ok(depth, 'the fixture has no depth reference; regenerate it with make_fixtures.py');
   const vocab = fixture.vocabSize;
   const n = fixture.promptIds.length;
-  await withRunner(fixture, backend, async (runner) => {
+  await withRunner(fixture, ctx, async (runner) => {
     runner.createSequence(20, { layerIndices: depth.layerIndices });
     runner.createSequence(21);
     // Full-depth and reduced-depth sequences side by side in one step.
@@ -173,9 +182,14 @@ async function checkDepth(fixture: ReferenceFixture, backend: ParityBackend, rep
 }
 
 /** Registers the parity tests for `backend`. `skip` (a reason) marks them all skipped. */
-export function defineParitySuite(backend: ParityBackend, options: { skip?: string | false } = {}): void {
+export function defineParitySuite(
+  backend: ParityBackend,
+  options: { skip?: string | false; modelPathFor?: ModelPathFor; label?: string } = {},
+): void {
   const names = listFixtureNames();
-  describe(`parity with the PyTorch reference (${backend})`, { skip: options.skip ?? false }, () => {
+  const ctx: SuiteContext = { backend, modelPathFor: options.modelPathFor ?? ((fixture) => fixture.modelDir) };
+  const label = options.label ?? backend;
+  describe(`parity with the PyTorch reference (${label})`, { skip: options.skip ?? false }, () => {
     it('has the generated fixtures', () => {
       for (const variant of ['llama-gqa', 'llama-mha-tied', 'qwen2-bias', 'llama3-rope', 'mistral', 'llama-bias-linear']) {
         assert.ok(names.includes(variant), `test/fixtures/${variant} is missing`);
@@ -198,13 +212,13 @@ export function defineParitySuite(backend: ParityBackend, options: { skip?: stri
           });
         }
         it('prompt logits within tolerance at every position, greedy 32 tokens identical', async (t) => {
-          await checkPromptAndGreedy(fixture, backend, (line) => t.diagnostic(line));
+          await checkPromptAndGreedy(fixture, ctx, (line) => t.diagnostic(line));
         });
         it('mixed prefill/decode batch matches the reference and the solo run', async () => {
-          await checkMixedBatch(fixture, backend);
+          await checkMixedBatch(fixture, ctx);
         });
         it('depth switching (middle block skipped) matches the reference run of those blocks', async (t) => {
-          await checkDepth(fixture, backend, (line) => t.diagnostic(line));
+          await checkDepth(fixture, ctx, (line) => t.diagnostic(line));
         });
       });
     }
