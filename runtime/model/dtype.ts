@@ -10,7 +10,8 @@ export function isWeightDtype(value: unknown): value is WeightDtype {
 
 /** bf16 is the top half of an fp32: widening is exact. */
 export function bf16ToF32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
-  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  // Int32 view: `<< 16` yields an int32, so no conversion to an unsigned double per element.
+  const out = new Int32Array(dst.buffer, dst.byteOffset, dst.length);
   for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
   return dst;
 }

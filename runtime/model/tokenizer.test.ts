@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ModelFormatError } from '../errors.js';
+import { windowStreamDecoder } from './stream-decoder.js';
 import { Tokenizer } from './tokenizer.js';
 
 /** GPT-2's byte → printable character map, as byte-level BPE vocabularies spell bytes. */
@@ -121,6 +122,25 @@ test('stream decoder: output equals decode() over random mixed text; flush relea
   const dec = tok.createStreamDecoder();
   assert.equal(dec.push(lead[0]) + dec.push(lead[1]), '');
   assert.equal(dec.flush(), '\uFFFD');
+});
+
+test('byte-level fast path and generic window path both equal decode() on random token ids', () => {
+  const tok = byteLevel();
+  let seed = 99;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) >>> 0);
+  let sawReplacement = false;
+  for (let round = 0; round < 50; round++) {
+    // Arbitrary ids: invalid UTF-8 runs, lone continuation bytes, specials in the middle.
+    const ids = Array.from({ length: 1 + (next() % 24) }, () => next() % tok.vocabSize);
+    for (const skip of [true, false]) {
+      const want = tok.decode(ids, { skipSpecialTokens: skip });
+      sawReplacement ||= want.includes('\uFFFD');
+      assert.equal(streamAll(tok, ids, skip).join(''), want, `fast path, ids ${ids}`);
+      const win = windowStreamDecoder((x) => tok.decode(x, { cleanUpSpaces: false }), (id) => skip && tok.isSpecial(id));
+      assert.equal(ids.map((id) => win.push(id)).join('') + win.flush(), want, `window path, ids ${ids}`);
+    }
+  }
+  assert.ok(sawReplacement, 'random ids must have produced invalid UTF-8 somewhere');
 });
 
 test('stream decoder skips special tokens by default and can keep them', () => {

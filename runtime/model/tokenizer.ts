@@ -3,6 +3,7 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from '../errors.js';
 import { isObject, type JsonObject } from './json-fields.js';
+import { byteLevelAlphabet, byteLevelStreamDecoder, windowStreamDecoder, type StreamDecoder, type TokenPiece } from './stream-decoder.js';
 
 export interface TokenizerFiles {
   /** Parsed tokenizer.json. */
@@ -15,12 +16,7 @@ export interface TokenizerFiles {
   where: string;
 }
 
-export interface StreamDecoder {
-  /** Adds one token; returns the text it completes (may be '' while a character is incomplete). */
-  push(tokenId: number): string;
-  /** Returns whatever is still held back (even an incomplete character, as U+FFFD) and resets. */
-  flush(): string;
-}
+export type { StreamDecoder } from './stream-decoder.js';
 
 /** tokenizer_config.json writes special tokens as a string or as an AddedToken object. */
 function specialTokenContent(value: unknown): string | null {
@@ -44,6 +40,10 @@ export class Tokenizer {
   private readonly cleanUpSpaces: boolean;
   /** add_bos_token from tokenizer_config.json, for tokenizers whose post-processor does not add it. */
   private readonly wantBos: boolean;
+  /** The decoder is plain ByteLevel, so tokens map to bytes one to one (stream fast path). */
+  private readonly byteLevel: boolean;
+  private readonly addedText: Map<number, string>;
+  private readonly pieces = new Map<number, TokenPiece>();
 
   constructor(files: TokenizerFiles) {
     const where = `${files.where} tokenizer.json`;
@@ -59,7 +59,17 @@ export class Tokenizer {
     let maxId = -1;
     for (const id of this.hf.get_vocab(true).values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
-    this.specialIds = new Set([...this.hf.get_added_tokens_decoder()].filter(([, t]) => t.special).map(([id]) => id));
+    const added = [...this.hf.get_added_tokens_decoder()];
+    this.addedText = new Map(added.map(([id, t]) => [id, t.content]));
+    // The library skips added tokens flagged special and any listed in additional_special_tokens.
+    const extraSpecial = Array.isArray(config.additional_special_tokens) ? config.additional_special_tokens : [];
+    this.specialIds = new Set([
+      ...added.filter(([, t]) => t.special).map(([id]) => id),
+      ...extraSpecial.map((c) => (typeof c === 'string' ? this.hf.token_to_id(c) : undefined)).filter((id): id is number => id !== undefined),
+    ]);
+    const decoder = (files.tokenizerJson as JsonObject).decoder;
+    const suffix = (files.tokenizerJson.model as JsonObject).end_of_word_suffix;
+    this.byteLevel = isObject(decoder) && decoder.type === 'ByteLevel' && !suffix;
     // NOTE: the library defaults clean-up to true; transformers' current default is false.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
 
@@ -108,37 +118,34 @@ export class Tokenizer {
   }
 
   /**
-   * Incremental detokenizer. Decodes a short window of recent tokens and releases only the text
-   * past what was already released, and only once it does not end in U+FFFD, so that a UTF-8
-   * character split over several byte-level tokens is released whole. Decoding a window (rather
-   * than single tokens) keeps decoders that treat a leading space specially (SentencePiece) right.
+   * Incremental detokenizer (skips special tokens unless told otherwise). Byte-level BPE
+   * tokenizers take a fast path through a streaming UTF-8 decoder; others decode a short window.
    */
   createStreamDecoder(opts: { skipSpecialTokens?: boolean } = {}): StreamDecoder {
     const skipSpecial = opts.skipSpecialTokens ?? true;
-    let window: number[] = [];
-    let prefixLen = 0; // tokens of `window` already released, kept as context
-    const text = (ids: number[]): string => this.decode(ids, { cleanUpSpaces: false });
-    return {
-      push: (tokenId: number): string => {
-        if (skipSpecial && this.specialIds.has(tokenId)) return '';
-        window.push(tokenId);
-        const prefixText = text(window.slice(0, prefixLen));
-        const fullText = text(window);
-        if (fullText.length <= prefixText.length || fullText.endsWith('\uFFFD')) return '';
-        // A decoder could in principle rewrite the prefix; we never take back released text.
-        const released = fullText.slice(prefixText.length);
-        // Keep the newly released tokens as the next window's context.
-        window = window.slice(prefixLen);
-        prefixLen = window.length;
-        return released;
-      },
-      flush: (): string => {
-        const prefixText = text(window.slice(0, prefixLen));
-        const fullText = text(window);
-        window = [];
-        prefixLen = 0;
-        return fullText.length > prefixText.length ? fullText.slice(prefixText.length) : '';
-      },
-    };
+    if (this.byteLevel) return byteLevelStreamDecoder((id) => (skipSpecial && this.specialIds.has(id) ? SKIP : this.piece(id)));
+    return windowStreamDecoder(
+      (ids) => this.decode(ids, { cleanUpSpaces: false }),
+      (id) => skipSpecial && this.specialIds.has(id),
+    );
+  }
+
+  /** A byte-level token's bytes, or an added token's literal text; built on first use. */
+  private piece(id: number): TokenPiece {
+    let p = this.pieces.get(id);
+    if (p !== undefined) return p;
+    const added = this.addedText.get(id);
+    const token = this.hf.id_to_token(id);
+    if (added !== undefined) p = { kind: 'text', text: added };
+    else if (token === undefined || id >= this.vocabSize) p = SKIP;
+    else {
+      const alphabet = byteLevelAlphabet();
+      // NOTE: like the library's decoder, a character outside the alphabet becomes byte 0.
+      p = { kind: 'bytes', bytes: Uint8Array.from([...token], (c) => alphabet.get(c) ?? 0) };
+    }
+    this.pieces.set(id, p);
+    return p;
   }
 }
+
+const SKIP: TokenPiece = { kind: 'skip' };
