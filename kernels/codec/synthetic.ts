@@ -19,15 +19,19 @@ export function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
-/** `n` BF16 patterns of N(0, std²) values. */
+/** `n` BF16 patterns of N(0, std²) values (Box-Muller, both outputs used). */
 export function gaussianBf16(n: number, std: number, seed: number): Uint16Array {
   const random = seededRandom(seed);
-  const f = new Float32Array(1);
+  const f = new Float32Array(2);
   const bits = new Uint32Array(f.buffer);
   const out = new Uint16Array(n);
-  for (let i = 0; i < n; i++) {
-    f[0] = gaussian(random) * std;
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - random())) * std;
+    const a = 2 * Math.PI * random();
+    f[0] = r * Math.cos(a);
+    f[1] = r * Math.sin(a);
     out[i] = f32BitsToBf16Bits(bits[0]);
+    if (i + 1 < n) out[i + 1] = f32BitsToBf16Bits(bits[1]);
   }
   return out;
 }

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors-writer.js';
-import { bf16WithEdges } from '../../kernels/codec/synthetic.js';
+import { bf16WithEdges, gaussianBf16 } from '../../kernels/codec/synthetic.js';
 
 /** A config.json for a tiny Llama (2 blocks, hidden 64) with untied embeddings. */
 export const TINY_LLAMA_CONFIG = {
@@ -49,4 +49,35 @@ export function writeEdgeValueFolder(dir: string, seed: number): Map<string, Uin
   });
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
   return bytes;
+}
+
+/** Llama 3.2 1B's shapes: hidden 2048, intermediate 8192, 32 heads, 8 KV heads, head dim 64. */
+export const LLAMA_1B_CONFIG = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 1,
+  num_attention_heads: 32, num_key_value_heads: 8, head_dim: 64, vocab_size: 128256, max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5, rope_theta: 500000, tie_word_embeddings: true, bos_token_id: 128000, eos_token_id: 128001, torch_dtype: 'bfloat16',
+};
+
+/**
+ * Writes a folder holding one 1B-shaped transformer block of N(0, 0.02²) BF16 weights (the rows of
+ * each matrix divided by `rowDivisor` to keep tests fast; 1 = the full 60.8M-weight block).
+ * Only the block is written: enough for `convertToEwm`, which does not check shapes.
+ */
+export function writeLlama1bLayerFolder(dir: string, rowDivisor: number, seed: number): number {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(LLAMA_1B_CONFIG, null, 2));
+  const h = 2048;
+  const shapes: [string, number[]][] = [
+    ['self_attn.q_proj.weight', [2048 / rowDivisor, h]], ['self_attn.k_proj.weight', [512 / rowDivisor, h]],
+    ['self_attn.v_proj.weight', [512 / rowDivisor, h]], ['self_attn.o_proj.weight', [h / rowDivisor, 2048]],
+    ['mlp.gate_proj.weight', [8192 / rowDivisor, h]], ['mlp.up_proj.weight', [8192 / rowDivisor, h]], ['mlp.down_proj.weight', [h / rowDivisor, 8192]],
+  ];
+  let n = 0;
+  const tensors: TensorToWrite[] = shapes.map(([suffix, shape], k) => {
+    const count = shape[0] * shape[1];
+    n += count;
+    return { name: `model.layers.0.${suffix}`, dtype: 'BF16', shape, data: () => new Uint8Array(gaussianBf16(count, 0.02, seed + k).buffer) };
+  });
+  writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  return n;
 }
