@@ -5,6 +5,7 @@ import { totalmem } from 'node:os';
 import { ValueType, type Attributes, type Histogram, type Counter } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { RequestEnd } from './request-record.js';
 
 /** Content type of the text exposition format we serve at GET /metrics. */
@@ -62,8 +63,10 @@ export interface ServerMetricsOptions {
 export class ServerMetrics {
   private readonly provider: MeterProvider;
   private readonly reader = new PullReader();
-  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
-  private readonly attrs: Attributes;
+  // model_name rides on the resource and is stamped on every sample by the serializer.
+  private readonly serializer = new PrometheusSerializer(undefined, false, /^model_name$/, true, true);
+  /** NOTE: recording with no attributes is ~4x cheaper than with one (no per-call hashing); ITL runs per token. */
+  private readonly attrs: Attributes = {};
   private readonly ttft: Histogram;
   private readonly itl: Histogram;
   private readonly e2e: Histogram;
@@ -82,9 +85,8 @@ export class ServerMetrics {
   private lastDepth = 0;
 
   constructor(options: ServerMetricsOptions) {
-    this.provider = new MeterProvider({ readers: [this.reader] });
+    this.provider = new MeterProvider({ readers: [this.reader], resource: resourceFromAttributes({ model_name: options.model }) });
     const meter = this.provider.getMeter('edgewise');
-    this.attrs = { model_name: options.model };
     // NOTE: OpenTelemetry instrument names cannot hold ':', so instruments are named
     // `edgewise_*` and `scrape()` rewrites the prefix to vLLM's `edgewise:` form.
     const hist = (name: string, description: string, boundaries: number[], unit = 's'): Histogram =>

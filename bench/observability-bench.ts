@@ -1,0 +1,142 @@
+// Decode throughput at concurrency 8 with tracing + metrics on vs off, interleaved rounds on one shared engine.
+
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { pino } from 'pino';
+import { EdgewiseServer } from '../server/app.js';
+import type { ServingEngine } from '../server/engine-port.js';
+import { FakeEngine } from '../server/fake-engine.js';
+import { createObservability, type Observability } from '../server/observability/observability.js';
+import { metricsRoute } from '../server/observability/metrics-route.js';
+import { startEngine } from '../runtime/worker/engine-client.js';
+import { buildPrompts } from '../loadtest/prompts.js';
+import { runScenario } from '../loadtest/runner.js';
+import { SseTransport } from '../loadtest/transports.js';
+import { distribution } from '../loadtest/stats.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const DEFAULT_MODEL = fileURLToPath(new URL('../../models/default', import.meta.url));
+
+/** A stand-in OTLP/HTTP collector in this process: accepts span exports so the exporter does its real work. */
+function startCollector(): Promise<{ server: Server; url: string; spans: () => number }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      resolve({ server, url: `http://127.0.0.1:${port}/v1/traces`, spans: () => requests });
+    });
+  });
+}
+
+interface Arm {
+  name: 'on' | 'off';
+  server: EdgewiseServer;
+  url: string;
+  obs: Observability | null;
+}
+
+async function startArm(name: 'on' | 'off', engine: ServingEngine, collectorUrl: string): Promise<Arm> {
+  const logger = pino({ level: 'silent' });
+  const obs =
+    name === 'on'
+      ? createObservability({
+          model: engine.modelId, numLayers: engine.config.numLayers, precision: 'fp32', engineStats: () => engine.stats(),
+          logger, tracing: { exporter: new OTLPTraceExporter({ url: collectorUrl }), serviceName: 'edgewise-bench' },
+        })
+      : null;
+  const server = new EdgewiseServer({
+    engine, logger, observers: obs ? [obs.observer] : [], extraRoutes: obs?.metrics ? [metricsRoute(obs.metrics)] : [],
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  return { name, server, url: `http://127.0.0.1:${port}`, obs };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '8' },
+      requests: { type: 'string', default: '16' },
+      'max-tokens': { type: 'string', default: '48' },
+      concurrency: { type: 'string', default: '8' },
+      model: { type: 'string', default: DEFAULT_MODEL },
+      fake: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'observability-bench' },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const requests = Number(values.requests);
+  const maxTokens = Number(values['max-tokens']);
+  const concurrency = Number(values.concurrency);
+  const engine: ServingEngine & { close(): Promise<void> } = values.fake
+    ? new FakeEngine({ stepMs: 2, maxBatch: concurrency })
+    : await startEngine({ modelPath: values.model!, maxBatch: concurrency, maxQueue: 256 });
+  const collector = await startCollector();
+  const arms = [await startArm('on', engine, collector.url), await startArm('off', engine, collector.url)];
+  const prompts = buildPrompts({ count: requests, meanTokens: 32, stddevTokens: 8, tokensPerWord: 1.2, seed: 1 });
+  // tok/s of each round, per arm. NOTE: the arms alternate (and swap order every round) so that
+  // drift in what else runs on the machine hits both equally; the warm-up round is dropped.
+  const perRound: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  let failed = 0;
+  for (let round = -1; round < rounds; round++) {
+    const order = round % 2 === 0 ? arms : [...arms].reverse();
+    for (const arm of order) {
+      const transport = new SseTransport({ baseUrl: arm.url, model: engine.modelId, endpoint: 'completion', connections: 1, temperature: 1 });
+      const r = await runScenario(transport, {
+        baseUrl: arm.url, concurrency, rate: null, prompts, maxTokens, seed: round, scrapeIntervalMs: 1000, memoryPressure: null, label: arm.name,
+      });
+      failed += r.summary.failed;
+      if (round >= 0) perRound[arm.name].push(r.summary.outputThroughput);
+    }
+    if (round >= 0) process.stderr.write(`round ${round + 1}/${rounds}: on ${perRound.on[round].toFixed(1)} tok/s, off ${perRound.off[round].toFixed(1)} tok/s\n`);
+  }
+  await arms[0].obs?.tracer?.forceFlush();
+  const ratios = perRound.on.map((v, i) => v / perRound.off[i]);
+  const on = distribution(perRound.on);
+  const off = distribution(perRound.off);
+  const ratio = distribution(ratios);
+  const result = {
+    benchmark: 'observability overhead: decode throughput, tracing+metrics on vs off',
+    model: values.fake ? 'fake engine' : values.model,
+    concurrency, requestsPerRound: requests, maxTokens, rounds, failed,
+    onTokPerS: { median: on.median, mean: on.mean, min: on.min, max: on.max },
+    offTokPerS: { median: off.median, mean: off.mean, min: off.min, max: off.max },
+    ratioOnOverOff: { median: ratio.median, mean: ratio.mean, min: ratio.min, max: ratio.max },
+    overheadPercent: (1 - ratio.median) * 100,
+    otlpExportRequests: collector.spans(),
+    perRound,
+    machine: `${process.platform} ${process.arch}, node ${process.version}`,
+    when: new Date().toISOString(),
+  };
+  const text =
+    `decode throughput at concurrency ${concurrency} (${rounds} interleaved rounds of ${requests} requests x ${maxTokens} tokens, ${result.model})\n` +
+    `  tracing+metrics ON : median ${on.median.toFixed(1)} tok/s (min ${on.min.toFixed(1)}, max ${on.max.toFixed(1)})\n` +
+    `  tracing+metrics OFF: median ${off.median.toFixed(1)} tok/s (min ${off.min.toFixed(1)}, max ${off.max.toFixed(1)})\n` +
+    `  on/off ratio per round: median ${ratio.median.toFixed(4)} (min ${ratio.min.toFixed(4)}, max ${ratio.max.toFixed(4)}) -> overhead ${result.overheadPercent.toFixed(2)}%\n` +
+    `  OTLP export requests received: ${result.otlpExportRequests}; failed requests: ${failed}\n`;
+  process.stdout.write(text);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(`${RESULTS_DIR}${values.out}.json`, JSON.stringify(result, null, 1));
+  writeFileSync(`${RESULTS_DIR}${values.out}.txt`, text);
+  for (const arm of arms) {
+    arm.server.close();
+    await arm.obs?.shutdown();
+  }
+  collector.server.close();
+  await engine.close();
+  process.exitCode = failed > 0 ? 1 : 0;
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`observability-bench: error: ${err.message}\n`);
+  process.exit(1);
+});
