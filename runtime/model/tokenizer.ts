@@ -44,6 +44,7 @@ export class Tokenizer {
   private readonly byteLevel: boolean;
   private readonly addedText: Map<number, string>;
   private readonly pieces = new Map<number, TokenPiece>();
+  private readonly tokenTexts = new Map<number, string>();
 
   constructor(files: TokenizerFiles) {
     const where = `${files.where} tokenizer.json`;
@@ -110,7 +111,13 @@ export class Tokenizer {
 
   /** The text of one token on its own (U+FFFD for a byte that is part of a longer character). */
   tokenText(id: number): string {
-    return this.decode([id], { cleanUpSpaces: false });
+    // Memoized: logprobs ask for the text of up to 20 alternatives per generated token.
+    let text = this.tokenTexts.get(id);
+    if (text === undefined) {
+      text = this.decode([id], { cleanUpSpaces: false });
+      this.tokenTexts.set(id, text);
+    }
+    return text;
   }
 
   isSpecial(id: number): boolean {
