@@ -6,7 +6,7 @@ import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName } from './block-graph.js';
 import { SequenceKvCache } from './kv-cache.js';
 import { RopeTables } from './rope.js';
-import { createSession, floatTensor, ort } from './ort-session.js';
+import { createSession, floatTensor, ort, type GraphSession } from './ort-session.js';
 
 export interface OrtRunnerOptions {
   /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
@@ -40,7 +40,7 @@ export async function createOrtRunner(weights: WeightProvider, options: OrtRunne
 
 class OrtRunner implements ModelRunner {
   private readonly sequences = new Map<number, SequenceKvCache>();
-  private readonly blockSessions = new Map<number, Promise<ort.InferenceSession>>();
+  private readonly blockSessions = new Map<number, Promise<GraphSession>>();
   private readonly rope: RopeTables;
   private readonly rowSize: number; // kvHeads * headDim
   private readonly weightKeys: { key: keyof LayerWeights; dims: number[] }[];
@@ -52,7 +52,7 @@ class OrtRunner implements ModelRunner {
     readonly config: ModelConfig,
     readonly maxSeqLen: number,
     private readonly threads: number | undefined,
-    private readonly headSession: ort.InferenceSession,
+    private readonly headSession: GraphSession,
   ) {
     this.rope = new RopeTables(config, maxSeqLen);
     this.rowSize = config.numKvHeads * config.headDim;
@@ -86,7 +86,7 @@ class OrtRunner implements ModelRunner {
     return seq;
   }
 
-  private blockSession(numSlots: number): Promise<ort.InferenceSession> {
+  private blockSession(numSlots: number): Promise<GraphSession> {
     let session = this.blockSessions.get(numSlots);
     if (session === undefined) {
       session = createSession(buildBlockGraph(this.config, numSlots), this.threads, `${numSlots}-sequence block`);
@@ -219,7 +219,7 @@ class OrtRunner implements ModelRunner {
       if (data === null) throw new EdgewiseError('model_format', `layer ${layer}: weight ${key} is missing`);
       feeds[blockInputName.weight(key)] = floatTensor(data, dims);
     }
-    let result: ort.InferenceSession.OnnxValueMapType;
+    let result: Record<string, ort.Tensor>;
     try {
       result = await session.run(feeds, fetches);
     } catch (err) {
@@ -243,13 +243,13 @@ class OrtRunner implements ModelRunner {
         at += p.n;
       }
     }
-    let result: ort.InferenceSession.OnnxValueMapType;
+    let result: Record<string, ort.Tensor>;
     try {
       result = await this.headSession.run({
         [headInputName.hidden]: floatTensor(rows, [numRows, H]),
         [headInputName.norm]: floatTensor(this.weights.finalNorm(), [H]),
         [headInputName.lmHead]: floatTensor(this.weights.lmHead(), [V, H]),
-      });
+      }, { [headOutputName]: null });
     } catch (err) {
       throw new EdgewiseError('engine_fatal', `LM head failed in onnxruntime: ${(err as Error).message}`, { cause: err });
     }

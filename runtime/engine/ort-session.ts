@@ -1,9 +1,20 @@
-// Creates onnxruntime-node CPU sessions from graph bytes with Edgewise's session options.
+// Creates onnxruntime-node CPU sessions from graph bytes and runs them with as little per-call overhead as possible.
 
+import { createRequire } from 'node:module';
 import ort from 'onnxruntime-node';
 import { EdgewiseError } from '../errors.js';
 
 export { ort };
+
+export type Feeds = Record<string, ort.Tensor>;
+/** Output name → a preallocated tensor to write into, or null to let onnxruntime allocate. */
+export type Fetches = Record<string, ort.Tensor | null>;
+
+/** One loaded graph. `run` executes synchronously on the calling thread, like onnxruntime itself. */
+export interface GraphSession {
+  run(feeds: Feeds, fetches: Fetches): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
 
 /** Session options shared by every graph: CPU, sequential, `threads` intra-op threads. */
 export function sessionOptions(threads: number | undefined): ort.InferenceSession.SessionOptions {
@@ -18,9 +29,52 @@ export function sessionOptions(threads: number | undefined): ort.InferenceSessio
   };
 }
 
-export async function createSession(bytes: Uint8Array, threads: number | undefined, what: string): Promise<ort.InferenceSession> {
+interface NativeSession {
+  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
+  run(feeds: Feeds, fetches: Fetches, options: object): Record<string, ort.Tensor>;
+  dispose(): void;
+}
+interface NativeBinding {
+  binding: { InferenceSession: new () => NativeSession };
+  initOrt(): void;
+}
+
+/*
+ * NOTE: the engine calls run() once per block per step, so per-call overhead matters. The
+ * public InferenceSession.run re-validates feeds, wraps every output in a new Tensor and hops
+ * through setImmediate; the package's own native binding (pinned onnxruntime-node 1.30.0)
+ * does the same work synchronously. We call it directly and fall back to the public API if
+ * a future package layout hides it.
+ */
+function loadNativeBinding(): NativeBinding | null {
   try {
-    return await ort.InferenceSession.create(bytes, sessionOptions(threads));
+    const required = createRequire(import.meta.url)('onnxruntime-node/dist/binding.js') as NativeBinding;
+    if (typeof required.binding?.InferenceSession !== 'function' || typeof required.initOrt !== 'function') return null;
+    required.initOrt();
+    return required;
+  } catch {
+    return null;
+  }
+}
+let native: NativeBinding | null | undefined;
+
+export async function createSession(bytes: Uint8Array, threads: number | undefined, what: string): Promise<GraphSession> {
+  const options = sessionOptions(threads);
+  try {
+    if (native === undefined) native = loadNativeBinding();
+    if (native !== null) {
+      const session = new native.binding.InferenceSession();
+      session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, options);
+      return {
+        run: async (feeds, fetches) => session.run(feeds, fetches, {}),
+        release: async () => session.dispose(),
+      };
+    }
+    const session = await ort.InferenceSession.create(bytes, options);
+    return {
+      run: (feeds, fetches) => session.run(feeds, fetches) as Promise<Record<string, ort.Tensor>>,
+      release: () => session.release(),
+    };
   } catch (err) {
     throw new EdgewiseError('engine_fatal', `onnxruntime could not load the ${what} graph: ${(err as Error).message}`, { cause: err });
   }

@@ -1,0 +1,175 @@
+// Benchmarks the block-wise ORT engine against the same model as one monolithic graph: validate, then time.
+// Usage: node dist/bench/engine-bench.js [--model models/default | --random] [--tokens N] [--prompt-tokens P]
+//        [--rounds R] [--threads T] [--out bench/results/engine-bench.json]
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
+import type { WeightProvider } from '../runtime/engine/runner-types.js';
+import { createOrtRunner } from '../runtime/engine/ort-runner.js';
+import { createRandomWeights, defaultModelShapeConfig } from '../runtime/engine/random-weights.js';
+import { relativeMaxError } from '../runtime/engine/reference-forward.js';
+import { MonolithicModel } from './engine-monolithic.js';
+
+const HELP = `engine-bench: prefill and batch-1 decode tokens/s, block-wise engine vs one monolithic ONNX graph
+  --model DIR        Hugging Face model folder (default models/default)
+  --random           random weights with the default model's shapes instead of --model
+  --tokens N         decode tokens per round (default 64)
+  --prompt-tokens P  prompt length for prefill (default 128)
+  --rounds R         timing rounds, engines alternate within each (default 5; the median is reported)
+  --threads T        onnxruntime intra-op threads (default 1)
+  --out FILE         where the JSON figures go (default bench/results/engine-bench.json)`;
+
+interface Engine {
+  name: 'blockwise' | 'monolithic';
+  reset(): void;
+  step(tokenIds: number[]): Promise<Float32Array>;
+}
+
+function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function loadWeights(model: string, random: boolean): Promise<{ weights: WeightProvider; source: string }> {
+  if (random) return { weights: createRandomWeights(defaultModelShapeConfig(), 1), source: 'random weights, default-model shapes' };
+  const { loadModel } = await import('../runtime/model/load-model.js');
+  const loaded = await loadModel(model);
+  return { weights: loaded.weights, source: model };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'models/default' },
+      random: { type: 'boolean', default: false },
+      tokens: { type: 'string', default: '64' },
+      'prompt-tokens': { type: 'string', default: '128' },
+      rounds: { type: 'string', default: '5' },
+      threads: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'bench/results/engine-bench.json' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const decodeTokens = Number(values.tokens);
+  const promptTokens = Number(values['prompt-tokens']);
+  const rounds = Number(values.rounds);
+  const threads = Number(values.threads);
+  for (const [flag, v] of [['--tokens', decodeTokens], ['--prompt-tokens', promptTokens], ['--rounds', rounds], ['--threads', threads]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a positive integer`);
+  }
+  const { weights, source } = await loadWeights(values.model!, values.random!);
+  const config = weights.config;
+  const maxSeqLen = promptTokens + decodeTokens + 8;
+  if (maxSeqLen > config.maxPositionEmbeddings) throw new Error(`prompt + decode tokens exceed the model's context ${config.maxPositionEmbeddings}`);
+
+  const runner = await createOrtRunner(weights, { maxSeqLen, threads });
+  let seqId = 0;
+  const blockwise: Engine = {
+    name: 'blockwise',
+    reset() {
+      runner.freeSequence(seqId);
+      runner.createSequence(++seqId);
+    },
+    async step(tokenIds) {
+      return (await runner.step([{ seqId, tokenIds }]))[0];
+    },
+  };
+  blockwise.reset();
+  const mono = await MonolithicModel.create(weights, maxSeqLen, threads);
+  const monolithic: Engine = { name: 'monolithic', reset: () => mono.reset(), step: (ids) => mono.step(ids) };
+
+  // A fixed pseudo-random prompt; decode feeds the block-wise engine's greedy tokens to both.
+  let s = 12345;
+  const prompt = Array.from({ length: promptTokens }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % config.vocabSize);
+
+  // Validate first: both engines must give the same logits on prefill and on decode steps.
+  let worst = 0;
+  let logitsA = await blockwise.step(prompt);
+  let logitsB = await monolithic.step(prompt);
+  const decodeIds: number[] = [];
+  const validateSteps = Math.min(decodeTokens, 8);
+  for (let i = 0; i < decodeTokens; i++) {
+    // Both engines have run the same tokens while i ≤ validateSteps.
+    if (i <= validateSteps) worst = Math.max(worst, relativeMaxError(logitsA, logitsB));
+    const next = argmax(logitsA);
+    decodeIds.push(next);
+    logitsA = await blockwise.step([next]);
+    if (i < validateSteps) logitsB = await monolithic.step([next]);
+  }
+  if (!(worst <= 1e-4)) throw new Error(`validation failed: block-wise vs monolithic logits differ, max|Δ|/max|ref| = ${worst}`);
+  console.log(`validated: block-wise vs monolithic max|Δ|/max|ref| = ${worst.toExponential(2)} over prefill + ${validateSteps} decode steps`);
+
+  const timings: Record<Engine['name'], { prefill: number[]; decode: number[] }> = {
+    blockwise: { prefill: [], decode: [] },
+    monolithic: { prefill: [], decode: [] },
+  };
+  // Warm-up round, then alternate engines so load from other processes hits both alike.
+  for (let round = -1; round < rounds; round++) {
+    const order = round % 2 === 0 ? [blockwise, monolithic] : [monolithic, blockwise];
+    for (const engine of order) {
+      engine.reset();
+      let t0 = performance.now();
+      await engine.step(prompt);
+      const prefillMs = performance.now() - t0;
+      t0 = performance.now();
+      for (let i = 0; i < decodeTokens; i++) await engine.step([decodeIds[i]]);
+      const decodeMs = performance.now() - t0;
+      if (round >= 0) {
+        timings[engine.name].prefill.push((promptTokens * 1000) / prefillMs);
+        timings[engine.name].decode.push((decodeTokens * 1000) / decodeMs);
+      }
+    }
+  }
+  const fig = (name: Engine['name']) => ({
+    prefillTokensPerSec: Number(median(timings[name].prefill).toFixed(1)),
+    decodeTokensPerSec: Number(median(timings[name].decode).toFixed(1)),
+    decodeTokensPerSecAllRounds: timings[name].decode.map((v) => Number(v.toFixed(1))),
+  });
+  const block = fig('blockwise');
+  const monoFig = fig('monolithic');
+  const result = {
+    date: new Date().toISOString(),
+    model: source,
+    shapes: { hidden: config.hiddenSize, layers: config.numLayers, heads: config.numHeads, kvHeads: config.numKvHeads, vocab: config.vocabSize },
+    promptTokens,
+    decodeTokens,
+    rounds,
+    threads,
+    cpu: `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} logical cores)`,
+    validationMaxRelError: worst,
+    blockwise: block,
+    monolithic: monoFig,
+    decodeRatio: Number((block.decodeTokensPerSec / monoFig.decodeTokensPerSec).toFixed(3)),
+    prefillRatio: Number((block.prefillTokensPerSec / monoFig.prefillTokensPerSec).toFixed(3)),
+    decodeTarget: 0.8,
+  };
+  console.log(`prefill tokens/s  block-wise ${block.prefillTokensPerSec}  monolithic ${monoFig.prefillTokensPerSec}  ratio ${result.prefillRatio}`);
+  console.log(`decode tokens/s   block-wise ${block.decodeTokensPerSec}  monolithic ${monoFig.decodeTokensPerSec}  ratio ${result.decodeRatio} (target ≥ 0.8)`);
+  mkdirSync(dirname(values.out!), { recursive: true });
+  writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
+  console.log(`wrote ${values.out}`);
+  await runner.dispose();
+  await mono.dispose();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`engine-bench: error: ${(err as Error).message}`);
+    if (process.env.EDGEWISE_DEBUG === '1') console.error(err);
+    process.exit(1);
+  },
+);
