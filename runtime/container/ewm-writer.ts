@@ -1,6 +1,6 @@
 // Converts a Hugging Face folder into an .ewm container: one codebook per segment, segments streamed to disk.
 
-import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { InvalidRequestError, ModelFormatError } from '../errors.js';
@@ -146,14 +146,16 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
   const configJson = JSON.parse(files['config.json']) as unknown;
   parseHfConfig(configJson, join(hfDir, 'config.json')); // refuse unsupported architectures before any work
   const checkpoint = SafetensorsCheckpoint.openFolder(hfDir);
+  const infos = checkpoint.tensors();
+  const f32 = infos.filter((t) => t.dtype === 'F32');
+  if (f32.length > 0 && !options.castFp32 && !options.keepFp32) {
+    checkpoint.close();
+    throw new InvalidRequestError(`${f32.length} tensors are F32 (e.g. ${f32[0].name}); pass --cast-fp32 to cast them to BF16 (lossy) or --keep-fp32 to store them uncompressed`, 'castFp32');
+  }
+  if (f32.length > 0 && options.castFp32) warn(`casting ${f32.length} F32 tensors to BF16 (round to nearest even): the container is NOT lossless for them`);
   const fd = openSync(outPath, 'w');
+  let complete = false;
   try {
-    const infos = checkpoint.tensors();
-    const f32 = infos.filter((t) => t.dtype === 'F32');
-    if (f32.length > 0 && !options.castFp32 && !options.keepFp32) {
-      throw new InvalidRequestError(`${f32.length} tensors are F32 (e.g. ${f32[0].name}); pass --cast-fp32 to cast them to BF16 (lossy) or --keep-fp32 to store them uncompressed`, 'castFp32');
-    }
-    if (f32.length > 0 && options.castFp32) warn(`casting ${f32.length} F32 tensors to BF16 (round to nearest even): the container is NOT lossless for them`);
     const groups = new Map<string, TensorInfo[]>();
     for (const info of infos) {
       const name = segmentNameFor(info.name);
@@ -192,6 +194,7 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
     const fileLength = offset + meta.length;
     writeAll(fd, encodeHeader({ metadataOffset: offset, metadataLength: meta.length, fileLength, metadataCrc32c: crc32c(meta) }, (b) => crc32c(b)), 0);
     const weights = stats.reduce((a, s) => a + s.numWeights, 0);
+    complete = true;
     return {
       sourceBytes: checkpoint.diskBytes(),
       containerBytes: fileLength,
@@ -202,6 +205,8 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
   } finally {
     closeSync(fd);
     checkpoint.close();
+    // A half-written container must not be mistaken for a good one.
+    if (!complete) rmSync(outPath, { force: true });
   }
 }
 

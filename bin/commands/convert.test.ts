@@ -1,0 +1,55 @@
+// CLI: convert, info and decompress on a real fixture, plus help and one-line failures.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../../../', import.meta.url).pathname;
+const cli = join(root, 'dist/bin/edgewise.js');
+const work = mkdtempSync(join(tmpdir(), 'ewm-cli-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function run(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, EDGEWISE_DEBUG: '' } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+test('convert → info → decompress on a BF16 fixture', () => {
+  const ewm = join(work, 'm.ewm');
+  const c = run('convert', join(root, 'test/fixtures/llama3-rope'), '-o', ewm);
+  assert.equal(c.code, 0, c.err);
+  assert.match(c.out, /size before .*\n.*size after .*\n.*bits\/weight +\d+\.\d+ .*entropy bound 8 \+ H\(exponent\) = \d+\.\d+/);
+  assert.match(c.out, /layer\.0 +\d+ +\d+\.\d+ +\d+\.\d+/);
+  const i = run('info', ewm);
+  assert.equal(i.code, 0, i.err);
+  assert.match(i.out, /format +ewm \(huff8, chunk 4096\)/);
+  assert.match(i.out, /layer\.1 +\d+ .* \d+ symbols, max \d+ bits/);
+  const json = JSON.parse(run('info', ewm, '--json').out) as { segments: { name: string }[] };
+  assert.deepEqual(json.segments.map((s) => s.name).slice(0, 2), ['embed', 'layer.0']);
+  const d = run('decompress', ewm, '-o', join(work, 'out'));
+  assert.equal(d.code, 0, d.err);
+  assert.ok(readFileSync(join(work, 'out/config.json')).equals(readFileSync(join(root, 'test/fixtures/llama3-rope/config.json'))));
+});
+
+test('help, usage errors and corrupt input give one line and a non-zero exit', () => {
+  for (const cmd of ['convert', 'decompress']) {
+    const h = run(cmd, '--help');
+    assert.equal(h.code, 0);
+    assert.match(h.out, new RegExp(`Usage: edgewise ${cmd}`));
+  }
+  const noOut = run('convert', join(root, 'models/default'));
+  assert.equal(noOut.code, 2);
+  assert.equal(noOut.err, 'edgewise convert: error: -o <model.ewm> is required\n');
+  const f32 = run('convert', join(root, 'test/fixtures/llama-gqa'), '-o', join(work, 'x.ewm'));
+  assert.notEqual(f32.code, 0);
+  assert.match(f32.err, /\nedgewise convert: error: .*--cast-fp32.*\n$/);
+  assert.ok(!existsSync(join(work, 'x.ewm')), 'no half-written container is left behind');
+  const bad = join(work, 'bad.ewm');
+  writeFileSync(bad, Buffer.alloc(200, 7));
+  const d = run('decompress', bad, '-o', join(work, 'y'));
+  assert.equal(d.code, 1);
+  assert.match(d.err, /^edgewise decompress: error: bad\.ewm header: not an \.ewm container \(bad magic\)\n$/);
+});
