@@ -5,7 +5,7 @@ import { EdgewiseError } from '../../runtime/errors.js';
 import { startEngine, type EngineClient } from '../../runtime/worker/engine-client.js';
 import { EdgewiseServer } from '../../server/app.js';
 import { createObservability } from '../../server/observability/observability.js';
-import { METRICS_CONTENT_TYPE } from '../../server/observability/metrics.js';
+import { metricsRoute } from '../../server/observability/metrics-route.js';
 import { parseLogLevel } from '../../server/observability/logger.js';
 import { parseCommandArgs, parseFloatOption, parseIntOption, UsageError, type CliCommand } from '../cli-util.js';
 
@@ -97,7 +97,8 @@ export const command: CliCommand = {
     const obs = createObservability({
       model: modelId,
       numLayers: engine.config.numLayers,
-      precision: null,
+      // The CPU runner computes every block from fp32 weights (LayerWeights are Float32Array).
+      precision: backend === 'cpu' ? 'fp32' : null,
       engineStats: () => engine.stats(),
       logLevel,
     });
@@ -109,9 +110,7 @@ export const command: CliCommand = {
       requestTimeoutSec,
       logger: obs.logger,
       observers: [obs.observer],
-      extraRoutes: obs.metrics
-        ? [{ path: '/metrics', auth: false, handler: async (ex) => ex.send(200, METRICS_CONTENT_TYPE, await obs.metrics!.scrape()) }]
-        : [],
+      extraRoutes: obs.metrics ? [metricsRoute(obs.metrics)] : [],
     });
     let boundPort: number;
     try {
@@ -122,6 +121,12 @@ export const command: CliCommand = {
     }
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     process.stdout.write(`edgewise serve: serving ${modelId} (${backend}, max batch ${maxBatch}) at ${url}\n`);
+
+    // NOTE: handlers already map their own failures; this net keeps a stray bug in a callback
+    // (a timer, an observer) from taking every other client down with it.
+    const onStray = (err: unknown): void => obs.logger.error({ err }, 'uncaught error (process kept alive)');
+    process.on('uncaughtException', onStray);
+    process.on('unhandledRejection', onStray);
 
     const fatal = new Promise<EdgewiseError>((resolve) => engine.onFatal(resolve));
     const outcome = await Promise.race([waitForSignal().then((signal) => ({ signal })), fatal.then((error) => ({ error }))]);
@@ -139,6 +144,8 @@ export const command: CliCommand = {
     await engine.close();
     await obs.shutdown();
     obs.logger.info('drained; exiting');
+    process.off('uncaughtException', onStray);
+    process.off('unhandledRejection', onStray);
     return 0;
   },
 };

@@ -118,7 +118,7 @@ export interface Observability {
 }
 
 export function createObservability(options: ObservabilitySetupOptions): Observability {
-  const logger = options.logger ?? createServerLogger({ level: options.logLevel ?? 'info' });
+  const logger = options.logger ?? createServerLogger({ level: options.logLevel ?? 'info', model: options.model });
   const tracingOptions = options.tracing === undefined ? tracingOptionsFromEnv(options.env) : options.tracing;
   const tracer = tracingOptions === null ? null : new RequestTracer(tracingOptions);
   const metrics =
