@@ -99,7 +99,13 @@ export function buildTokenizerAndTemplate(files: ModelFiles): TokenizerAndTempla
   const tokenizer =
     files.tokenizerJson === null
       ? null
-      : new Tokenizer({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig, extraEosTokenIds: config.eosTokenIds, where: files.where });
+      : new Tokenizer({
+          tokenizerJson: files.tokenizerJson,
+          tokenizerConfig: files.tokenizerConfig,
+          extraEosTokenIds: config.eosTokenIds,
+          fallbackBosTokenId: config.bosTokenId,
+          where: files.where,
+        });
   const templateWhere = fileWhere(files.where, 'tokenizer_config.json');
   const source = chatTemplateSource(files.tokenizerConfig, files.chatTemplateJinja, templateWhere);
   const chatTemplate = source === null ? null : new ChatTemplate(source, { bosToken: tokenizer?.bosToken ?? null, eosToken: tokenizer?.eosToken ?? null }, templateWhere);

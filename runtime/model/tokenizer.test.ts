@@ -159,6 +159,9 @@ test('add_bos_token, generation-config eos ids and bad special tokens', () => {
   const objectForm = byteLevel({ bos_token: { content: '<|im_start|>', lstrip: false }, eos_token: null });
   assert.equal(objectForm.bosTokenId, 1);
   assert.deepEqual(objectForm.eosTokenIds, []);
+  const noConfig = new Tokenizer({ tokenizerJson: byteLevelJson(), tokenizerConfig: null, extraEosTokenIds: [2], fallbackBosTokenId: 0, where: 'x' });
+  assert.deepEqual([noConfig.bosToken, noConfig.bosTokenId, noConfig.eosToken, noConfig.eosTokenIds], ['<|endoftext|>', 0, '<|im_end|>', [2]]);
+  assert.equal(byteLevel({ bos_token: null }).bosTokenId, null, 'an explicit null is kept');
   assert.throws(() => byteLevel({ eos_token: '</s>' }), (e: unknown) => e instanceof ModelFormatError && /eos_token "<\/s>" is not in the vocabulary/.test(e.message));
   assert.throws(() => new Tokenizer({ tokenizerJson: { foo: 1 }, tokenizerConfig: null, where: 'x' }), /not a tokenizer\.json/);
 });

@@ -12,6 +12,8 @@ export interface TokenizerFiles {
   tokenizerConfig: unknown;
   /** EOS ids from generation_config.json / config.json, merged into `eosTokenIds`. */
   extraEosTokenIds?: number[];
+  /** config.json's bos_token_id, used when tokenizer_config.json has no bos_token key at all. */
+  fallbackBosTokenId?: number | null;
   /** Names the source in error messages (a folder or container path). */
   where: string;
 }
@@ -74,8 +76,10 @@ export class Tokenizer {
     // NOTE: the library defaults clean-up to true; transformers' current default is false.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
 
-    this.bosToken = specialTokenContent(config.bos_token);
-    this.eosToken = specialTokenContent(config.eos_token);
+    // Without tokenizer_config.json entries, name the tokens config.json points at (for chat templates).
+    const tokenAt = (id: number | null | undefined): string | null => (id === null || id === undefined ? null : (this.hf.id_to_token(id) ?? null));
+    this.bosToken = 'bos_token' in config ? specialTokenContent(config.bos_token) : tokenAt(files.fallbackBosTokenId);
+    this.eosToken = 'eos_token' in config ? specialTokenContent(config.eos_token) : tokenAt(files.extraEosTokenIds?.[0]);
     this.bosTokenId = this.lookup(this.bosToken, 'bos_token', files.where);
     const eos = this.lookup(this.eosToken, 'eos_token', files.where);
     this.eosTokenIds = [...new Set([...(eos === null ? [] : [eos]), ...(files.extraEosTokenIds ?? [])])];
