@@ -35,14 +35,15 @@ for (const subgroups of [true, false]) {
     };
 
     for (const format of ['f32', 'bf16'] as const) {
-      for (const [m, n, k, withBias, forceGemm] of [
-        [1, 67, 96, false, false],
-        [3, 40, 130, true, false],
-        [8, 33, 64, false, false],
-        [37, 45, 70, true, false],
-        [5, 64, 48, false, true],
+      for (const [m, n, k, withBias, kernel] of [
+        [1, 67, 96, false, 'gemv'],
+        [3, 40, 130, true, 'gemv'],
+        [8, 33, 64, false, 'gemv'],
+        [37, 45, 70, true, 'gemm'],
+        [5, 64, 48, false, 'gemm'],
+        [11, 70, 36, true, 'naive'],
       ] as const) {
-        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''}${forceGemm || m > 8 ? ' (gemm)' : ' (gemv)'}`, async (t) => {
+        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''} (${kernel})`, async (t) => {
           if (!ready(t)) return;
           const x = randUniform(prng, m * k);
           const wBits = format === 'bf16' ? randBf16(prng, n * k) : null;
@@ -50,7 +51,7 @@ for (const subgroups of [true, false]) {
           const bias = withBias ? randUniform(prng, n) : null;
           const y = out(m * n);
           rt.run((enc) =>
-            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k }, { forceGemm }),
+            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k }, { kernel }),
           );
           assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `matmul seed=${seed}`, 1e-5, 1e-4);
         });

@@ -1,7 +1,10 @@
-// Launches y = x · Wᵀ (+ bias): the GEMV kernel for up to 8 rows of x (decode), the tiled GEMM above that (prefill).
+// Launches y = x · Wᵀ (+ bias): GEMV for up to 8 rows of x (decode), tiled GEMM above that (prefill), a naive kernel on software GPUs.
 
 import { grid, type KernelRuntime } from './kernel-runtime.js';
 import { weightBinding, type GpuWeight } from './gpu-weight.js';
+
+/** A matmul weight: dense on the GPU (compressed forms are added by the fused decode+GEMV). */
+export type MatmulWeight = GpuWeight;
 
 /** Rows of x one GEMV dispatch handles; batches above this use the tiled GEMM. */
 export const GEMV_MAX_ROWS = 8;
@@ -9,7 +12,7 @@ const GEMV_WG = 64;
 
 export interface MatmulArgs {
   x: GPUBuffer; // [m, k] f32
-  w: GpuWeight; // [n, k]
+  w: MatmulWeight; // [n, k]
   y: GPUBuffer; // [m, n] f32
   bias?: GPUBuffer | null; // [n]
   m: number;
@@ -17,13 +20,23 @@ export interface MatmulArgs {
   k: number;
 }
 
-export function matmul(rt: KernelRuntime, enc: GPUCommandEncoder, a: MatmulArgs, options: { forceGemm?: boolean } = {}): void {
+/** Which kernel runs: by default GEMV/GEMM on hardware, the barrier-free naive kernel on software adapters. */
+export type MatmulKernel = 'auto' | 'gemv' | 'gemm' | 'naive';
+
+export function matmul(rt: KernelRuntime, enc: GPUCommandEncoder, a: MatmulArgs, options: { kernel?: MatmulKernel } = {}): void {
   if (a.k % 2 !== 0) throw new RangeError(`matmul: k=${a.k} must be even`);
   const bf16 = a.w.format === 'bf16';
   const hasBias = a.bias != null;
   const bindings = [rt.uniform([a.n, a.k, a.m, 0]), a.x, weightBinding(a.w), a.y];
   if (a.bias) bindings.push(a.bias);
-  if (a.m <= GEMV_MAX_ROWS && !options.forceGemm) {
+  let kernel = options.kernel ?? 'auto';
+  if (kernel === 'auto') kernel = rt.gpu.isSoftware ? 'naive' : a.m <= GEMV_MAX_ROWS ? 'gemv' : 'gemm';
+  if (kernel === 'naive') {
+    if (a.m > 65535) throw new RangeError(`matmul: ${a.m} rows exceed one dispatch`);
+    const pipe = rt.pipeline('matmul-naive', { BF16: bf16, HAS_BIAS: hasBias });
+    rt.dispatch(enc, pipe, bindings, [Math.ceil(a.n / 64), a.m]);
+  } else if (kernel === 'gemv') {
+    if (a.m > GEMV_MAX_ROWS) throw new RangeError(`matmul: gemv takes at most ${GEMV_MAX_ROWS} rows, got ${a.m}`);
     const pipe = rt.pipeline('gemv', { BF16: bf16, HAS_BIAS: hasBias, WG: GEMV_WG, MB: a.m });
     rt.dispatch(enc, pipe, bindings, grid(a.n));
   } else {

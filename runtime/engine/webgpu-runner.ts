@@ -1,0 +1,227 @@
+// ModelRunner on WebGPU: the whole forward pass (embedding to logits) as WGSL dispatches, KV caches resident on the GPU.
+
+import type { ModelConfig } from '../model/model-config.js';
+import type { BatchEntry, ModelRunner, SequenceOptions, WeightProvider } from './runner-types.js';
+import { EdgewiseError, InvalidRequestError } from '../errors.js';
+import { RopeTables } from './rope.js';
+import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
+import { GpuError, KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
+import { matmul, type MatmulWeight } from '../../kernels/webgpu/matmul.js';
+import { gather, rmsnorm } from '../../kernels/webgpu/norm-gather.js';
+import { attention, kvStore, META_STRIDE, rope } from '../../kernels/webgpu/attention.js';
+import { addInPlace, siluMul } from '../../kernels/webgpu/elementwise.js';
+import { GpuKvPool } from './webgpu-kv.js';
+import { uploadResidentWeights, type GpuWeightSource } from './webgpu-weights.js';
+import { WebgpuScratch } from './webgpu-scratch.js';
+
+export interface WebgpuRunnerOptions {
+  /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
+  maxSeqLen?: number;
+  /** An already open device (shared with a weight source); the runner opens its own otherwise and closes it on dispose. */
+  gpu?: GpuContext;
+  /** Builds the GPU weights (e.g. compressed, decoded just in time); default uploads the provider's weights once. */
+  weightSource?: (rt: KernelRuntime) => Promise<GpuWeightSource>;
+}
+
+interface GpuSequence {
+  slot: number;
+  length: number;
+  layers: number[];
+  /** Sequences with the same key run the same blocks and share one pass. */
+  key: string;
+}
+
+export async function createWebgpuRunner(weights: WeightProvider, options: WebgpuRunnerOptions = {}): Promise<ModelRunner> {
+  const config = weights.config;
+  if (config.numHeads % config.numKvHeads !== 0) {
+    throw new EdgewiseError('unsupported_model', `num_attention_heads ${config.numHeads} is not a multiple of num_key_value_heads ${config.numKvHeads}`);
+  }
+  if (config.headDim > 256 || config.hiddenSize % 2 || config.intermediateSize % 2 || config.headDim % 2) {
+    throw new EdgewiseError('unsupported_model', 'the webgpu backend needs even hidden/intermediate sizes and head_dim <= 256');
+  }
+  const maxSeqLen = options.maxSeqLen ?? Math.min(config.maxPositionEmbeddings, 4096);
+  if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
+  const gpu = options.gpu ?? (await openGpu());
+  if (!gpu) throw new EdgewiseError('unavailable', 'no WebGPU adapter found (see docs: SwiftShader needs chromium + libvulkan1)');
+  const rt = new KernelRuntime(gpu);
+  try {
+    const source = await (options.weightSource ?? ((r) => uploadResidentWeights(r, weights)))(rt);
+    return new WebgpuRunner(config, rt, source, maxSeqLen, options.gpu === undefined);
+  } catch (err) {
+    if (options.gpu === undefined) gpu.destroy();
+    throw err;
+  }
+}
+
+export class WebgpuRunner implements ModelRunner {
+  private readonly sequences = new Map<number, GpuSequence>();
+  private readonly kv: GpuKvPool;
+  private readonly cos: GPUBuffer;
+  private readonly sin: GPUBuffer;
+  private readonly scratch: WebgpuScratch;
+  private busy = false;
+  private disposed = false;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly rt: KernelRuntime,
+    private readonly source: GpuWeightSource,
+    readonly maxSeqLen: number,
+    private readonly ownsDevice: boolean,
+  ) {
+    this.kv = new GpuKvPool(rt, config, maxSeqLen);
+    const tables = new RopeTables(config, maxSeqLen);
+    const cos = new Float32Array(maxSeqLen * config.headDim);
+    const sin = new Float32Array(maxSeqLen * config.headDim);
+    tables.fill(Array.from({ length: maxSeqLen }, (_, p) => p), cos, sin);
+    this.cos = rt.upload(cos, 'rope-cos');
+    this.sin = rt.upload(sin, 'rope-sin');
+    this.scratch = new WebgpuScratch(rt, config);
+  }
+
+  /** GPU bytes held: weights, KV caches, activations (what the memory governor should count). */
+  get gpuBytes(): number {
+    return this.source.gpuBytes + this.kv.gpuBytes + this.scratch.gpuBytes + this.cos.size * 2;
+  }
+
+  createSequence(seqId: number, options?: SequenceOptions): void {
+    if (this.sequences.has(seqId)) throw new InvalidRequestError(`sequence ${seqId} already exists`, 'seqId');
+    const layers = options?.layerIndices ?? Array.from({ length: this.config.numLayers }, (_, i) => i);
+    layers.forEach((l, i) => {
+      if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers || (i > 0 && l <= layers[i - 1])) {
+        throw new InvalidRequestError(`layerIndices must be ascending block indices in [0, ${this.config.numLayers}), got [${layers.join(', ')}]`, 'layerIndices');
+      }
+    });
+    this.sequences.set(seqId, { slot: this.kv.acquire(), length: 0, layers: [...layers], key: layers.join(',') });
+  }
+
+  freeSequence(seqId: number): void {
+    const seq = this.sequences.get(seqId);
+    if (!seq) return;
+    this.kv.release(seq.slot);
+    this.sequences.delete(seqId);
+  }
+
+  sequenceLength(seqId: number): number {
+    return this.getSequence(seqId).length;
+  }
+
+  private getSequence(seqId: number): GpuSequence {
+    const seq = this.sequences.get(seqId);
+    if (seq === undefined) throw new InvalidRequestError(`unknown sequence ${seqId}`, 'seqId');
+    return seq;
+  }
+
+  async step(entries: BatchEntry[]): Promise<Float32Array[]> {
+    if (this.disposed) throw new EdgewiseError('engine_fatal', 'runner is disposed');
+    if (this.busy) throw new EdgewiseError('engine_fatal', 'ModelRunner.step called while another step is running');
+    if (entries.length === 0) return [];
+    this.busy = true;
+    try {
+      const seqs = this.validate(entries);
+      // NOTE: sequences running different block subsets (depth switching) go in separate passes; usually there is one.
+      const groups = new Map<string, number[]>();
+      seqs.forEach((s, b) => groups.set(s.key, [...(groups.get(s.key) ?? []), b]));
+      const results: Float32Array[] = new Array(entries.length);
+      for (const members of groups.values()) {
+        const logits = await this.runPass(members.map((b) => entries[b]), members.map((b) => seqs[b]));
+        members.forEach((b, i) => (results[b] = logits[i]));
+      }
+      return results;
+    } catch (err) {
+      if (err instanceof GpuError) throw new EdgewiseError('engine_fatal', err.message, { cause: err });
+      throw err;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private validate(entries: BatchEntry[]): GpuSequence[] {
+    const seen = new Set<number>();
+    return entries.map((e) => {
+      if (seen.has(e.seqId)) throw new InvalidRequestError(`sequence ${e.seqId} appears twice in one step`, 'seqId');
+      seen.add(e.seqId);
+      const seq = this.getSequence(e.seqId);
+      if (e.tokenIds.length === 0) throw new InvalidRequestError(`sequence ${e.seqId}: no tokens to run`, 'tokenIds');
+      if (seq.length + e.tokenIds.length > this.maxSeqLen) {
+        throw new InvalidRequestError(`sequence ${e.seqId}: ${seq.length + e.tokenIds.length} tokens exceed maxSeqLen ${this.maxSeqLen}`, 'tokenIds');
+      }
+      for (const id of e.tokenIds) {
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+          throw new InvalidRequestError(`token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`, 'tokenIds');
+        }
+      }
+      return seq;
+    });
+  }
+
+  /** One forward pass of sequences that run the same blocks: records every dispatch into one command buffer. */
+  private async runPass(entries: BatchEntry[], seqs: GpuSequence[]): Promise<Float32Array[]> {
+    const { hiddenSize: H, numHeads: nH, numKvHeads: nKv, headDim: hd, intermediateSize: I, vocabSize: V, rmsNormEps: eps } = this.config;
+    const rt = this.rt;
+    const T = entries.reduce((n, e) => n + e.tokenIds.length, 0);
+    const meta = new Uint32Array(T * META_STRIDE);
+    const pickRows: number[] = [];
+    let at = 0;
+    entries.forEach((e, b) => {
+      e.tokenIds.forEach((id, i) => meta.set([id, seqs[b].length + i, seqs[b].slot, 0], (at + i) * META_STRIDE));
+      if (e.allLogits) for (let i = 0; i < e.tokenIds.length; i++) pickRows.push(at + i);
+      else pickRows.push(at + e.tokenIds.length - 1);
+      at += e.tokenIds.length;
+    });
+    const R = pickRows.length;
+    const s = this.scratch.ensure(T, R);
+    rt.write(s.meta, meta);
+    rt.write(s.pick, Uint32Array.from(pickRows));
+    const mm = (enc: GPUCommandEncoder, x: GPUBuffer, w: MatmulWeight, y: GPUBuffer, bias: GPUBuffer | null, m: number, n: number, k: number) =>
+      matmul(rt, enc, { x, w, y, bias, m, n, k });
+    const enc = rt.device.createCommandEncoder();
+    gather(rt, enc, { ids: s.meta, idStride: META_STRIDE, table: this.source.embedding, out: s.hidden, hidden: H, count: T });
+    for (const layer of seqs[0].layers) {
+      const L = this.source.layer(layer, enc, T);
+      rmsnorm(rt, enc, { x: s.hidden, weight: L.inputNorm, y: s.xn, hidden: H, rows: T, eps });
+      mm(enc, s.xn, L.qProj, s.q, L.qBias, T, nH * hd, H);
+      mm(enc, s.xn, L.kProj, s.k, L.kBias, T, nKv * hd, H);
+      mm(enc, s.xn, L.vProj, s.v, L.vBias, T, nKv * hd, H);
+      rope(rt, enc, { meta: s.meta, cos: this.cos, sin: this.sin, x: s.q, tokens: T, heads: nH, headDim: hd });
+      rope(rt, enc, { meta: s.meta, cos: this.cos, sin: this.sin, x: s.k, tokens: T, heads: nKv, headDim: hd });
+      const kCache = this.kv.keys[layer];
+      const vCache = this.kv.values[layer];
+      kvStore(rt, enc, { meta: s.meta, k: s.k, v: s.v, kCache, vCache, tokens: T, kvHeads: nKv, headDim: hd, maxLen: this.maxSeqLen });
+      attention(rt, enc, { meta: s.meta, q: s.q, kCache, vCache, out: s.attn, tokens: T, heads: nH, kvHeads: nKv, headDim: hd, maxLen: this.maxSeqLen });
+      mm(enc, s.attn, L.oProj, s.tmp, L.oBias, T, H, nH * hd);
+      addInPlace(rt, enc, { x: s.hidden, y: s.tmp, count: T * H });
+      rmsnorm(rt, enc, { x: s.hidden, weight: L.postAttentionNorm, y: s.xn, hidden: H, rows: T, eps });
+      mm(enc, s.xn, L.gateProj, s.gate, L.gateBias, T, I, H);
+      mm(enc, s.xn, L.upProj, s.up, L.upBias, T, I, H);
+      siluMul(rt, enc, { gate: s.gate, up: s.up, out: s.act, count: T * I });
+      mm(enc, s.act, L.downProj, s.tmp, L.downBias, T, H, I);
+      addInPlace(rt, enc, { x: s.hidden, y: s.tmp, count: T * H });
+    }
+    gather(rt, enc, { ids: s.pick, idStride: 1, table: { buffer: s.hidden, format: 'f32' }, out: s.rows, hidden: H, count: R });
+    rmsnorm(rt, enc, { x: s.rows, weight: this.source.finalNorm, y: s.rowsNorm, hidden: H, rows: R, eps });
+    mm(enc, s.rowsNorm, this.source.lmHead, s.logits, null, R, V, H);
+    rt.device.queue.submit([enc.finish()]);
+    const logits = await rt.readF32(s.logits, R * V);
+    seqs.forEach((seq, b) => (seq.length += entries[b].tokenIds.length));
+    let row = 0;
+    return entries.map((e) => {
+      const n = e.allLogits ? e.tokenIds.length : 1;
+      const out = logits.slice(row * V, (row + n) * V);
+      row += n;
+      return out;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.sequences.clear();
+    this.kv.destroy();
+    this.scratch.destroy();
+    this.source.destroy();
+    this.cos.destroy();
+    this.sin.destroy();
+    if (this.ownsDevice) this.rt.gpu.destroy();
+  }
+}

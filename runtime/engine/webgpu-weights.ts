@@ -1,0 +1,104 @@
+// GPU-side weights of a model: the block/head tensor set the WebGPU runner reads, and its resident upload from a WeightProvider.
+
+import type { KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
+import { uploadWeight, type GpuWeight } from '../../kernels/webgpu/gpu-weight.js';
+import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
+import type { LayerWeights, WeightProvider } from './runner-types.js';
+
+/** One block's tensors on the GPU; projection matrices may be dense or still compressed (fused decode+GEMV). */
+export interface GpuLayer {
+  inputNorm: GPUBuffer;
+  postAttentionNorm: GPUBuffer;
+  qProj: MatmulWeight;
+  kProj: MatmulWeight;
+  vProj: MatmulWeight;
+  oProj: MatmulWeight;
+  gateProj: MatmulWeight;
+  upProj: MatmulWeight;
+  downProj: MatmulWeight;
+  qBias: GPUBuffer | null;
+  kBias: GPUBuffer | null;
+  vBias: GPUBuffer | null;
+  oBias: GPUBuffer | null;
+  gateBias: GPUBuffer | null;
+  upBias: GPUBuffer | null;
+  downBias: GPUBuffer | null;
+}
+
+/** Where the runner gets its GPU weights each step. */
+export interface GpuWeightSource {
+  embedding: GpuWeight;
+  finalNorm: GPUBuffer;
+  lmHead: GpuWeight;
+  /**
+   * Block `layer`'s weights, ready for commands recorded after this call in `enc` (a source that
+   * decompresses just in time records its decode dispatches here). `rows` is the number of
+   * activation rows the block will multiply (fused decode+GEMV only serves small batches).
+   */
+  layer(layer: number, enc: GPUCommandEncoder, rows: number): GpuLayer;
+  /** GPU bytes held (weights and scratch), for the memory governor. */
+  readonly gpuBytes: number;
+  destroy(): void;
+}
+
+export const MATRIX_KEYS = ['qProj', 'kProj', 'vProj', 'oProj', 'gateProj', 'upProj', 'downProj'] as const;
+export const BIAS_KEYS = ['qBias', 'kBias', 'vBias', 'oBias', 'gateBias', 'upBias', 'downBias'] as const;
+
+/** BF16 bit patterns when every value is exactly a BF16 (a BF16 checkpoint widened to f32), else null. */
+export function exactBf16(values: Float32Array): Uint16Array | null {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  if (values.length % 2 !== 0) return null;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0xffff) !== 0) return null;
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i] >>> 16;
+  return out;
+}
+
+/** Uploads a matrix as BF16 when that is lossless (half the bytes, same results), else as f32. */
+function uploadMatrix(rt: KernelRuntime, values: Float32Array, label: string): GpuWeight {
+  return uploadWeight(rt, exactBf16(values) ?? values, label);
+}
+
+/**
+ * Every weight resident on the GPU, uploaded once: the uncompressed path. NOTE: BF16
+ * checkpoints stay BF16 on the GPU (exactBf16), so the uncompressed path reads 2 bytes per
+ * weight like the compressed one's decoded form.
+ */
+export async function uploadResidentWeights(rt: KernelRuntime, provider: WeightProvider): Promise<GpuWeightSource> {
+  const config = provider.config;
+  const buffers: GPUBuffer[] = [];
+  let bytes = 0;
+  const track = <T extends GpuWeight | GPUBuffer>(w: T): T => {
+    const buf: GPUBuffer = 'format' in w ? (w as GpuWeight).buffer : (w as GPUBuffer);
+    buffers.push(buf);
+    bytes += buf.size;
+    return w;
+  };
+  const vec = (v: Float32Array | null, label: string): GPUBuffer | null => (v ? track(rt.upload(v, label)) : null);
+  const layers: GpuLayer[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const lw: LayerWeights = await provider.layer(l);
+    const mats = Object.fromEntries(MATRIX_KEYS.map((k) => [k, track(uploadMatrix(rt, lw[k], `layer${l}.${k}`))])) as Record<
+      (typeof MATRIX_KEYS)[number],
+      GpuWeight
+    >;
+    const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(lw[k], `layer${l}.${k}`)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;
+    layers.push({
+      inputNorm: vec(lw.inputNorm, `layer${l}.inputNorm`)!,
+      postAttentionNorm: vec(lw.postAttentionNorm, `layer${l}.postAttentionNorm`)!,
+      ...mats,
+      ...biases,
+    });
+  }
+  const embedding = track(uploadMatrix(rt, provider.embedding(), 'embedding'));
+  const lmHead = config.tieWordEmbeddings ? embedding : track(uploadMatrix(rt, provider.lmHead(), 'lmHead'));
+  const finalNorm = vec(provider.finalNorm(), 'finalNorm')!;
+  return {
+    embedding,
+    lmHead,
+    finalNorm,
+    layer: (l) => layers[l],
+    gpuBytes: bytes,
+    destroy: () => buffers.forEach((b) => b.destroy()),
+  };
+}
