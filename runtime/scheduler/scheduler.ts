@@ -3,6 +3,7 @@
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import type { GenerationEvent, GenerationRequest } from '../worker/engine-api.js';
 import { Sequence, type SequenceLimits } from './sequence.js';
+import { validateRequest } from './request-validation.js';
 import type { SchedulerOptions, SchedulerOutput, SchedulerStats, ScheduledSeq } from './scheduler-types.js';
 
 /**
@@ -27,7 +28,8 @@ export class Scheduler {
       if (!Number.isInteger(options[key]) || options[key] < 1) throw new RangeError(`${key} must be a positive integer, got ${options[key]}`);
     }
     if (!Number.isInteger(options.maxQueue) || options.maxQueue < 0) throw new RangeError(`maxQueue must be ≥ 0, got ${options.maxQueue}`);
-    this.opts = { maxStepTokens: 512, now: Date.now, ...options };
+    this.opts = { ...options, maxStepTokens: options.maxStepTokens ?? 512, now: options.now ?? Date.now };
+    if (!Number.isInteger(this.opts.maxStepTokens) || this.opts.maxStepTokens < 1) throw new RangeError(`maxStepTokens must be a positive integer, got ${this.opts.maxStepTokens}`);
     this.limits = {
       maxContext: options.maxContext,
       vocabSize: options.vocabSize,
@@ -53,20 +55,7 @@ export class Scheduler {
 
   private validate(req: GenerationRequest): void {
     if (this.byReqId.has(req.reqId)) throw new InvalidRequestError(`request id ${req.reqId} is already in flight`, 'reqId');
-    const n = req.promptIds.length;
-    if (n === 0) throw new InvalidRequestError('the prompt is empty', 'prompt');
-    if (n >= this.opts.maxContext) {
-      throw new InvalidRequestError(
-        `the prompt has ${n} tokens but the context holds ${this.opts.maxContext} (at least one must remain for the completion)`,
-        'prompt',
-      );
-    }
-    for (const id of req.promptIds) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.opts.vocabSize) {
-        throw new InvalidRequestError(`prompt token id ${id} is outside the vocabulary (0..${this.opts.vocabSize - 1})`, 'prompt');
-      }
-    }
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) throw new InvalidRequestError(`max_tokens must be ≥ 1, got ${req.maxTokens}`, 'max_tokens');
+    validateRequest(req, this.limits);
   }
 
   /** Marks a request for cancellation; it leaves the batch (slot and KV freed) at the next `schedule()`. Unknown ids are ignored. */

@@ -1,0 +1,161 @@
+// Engine worker thread: loads the model, creates the runner, runs the scheduler loop, streams events.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { basename } from 'node:path';
+import { EdgewiseError, isEdgewiseError } from '../errors.js';
+import { EngineCore } from '../scheduler/engine-core.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { FakeRunner } from '../scheduler/fake-runner.js';
+import type { DetokenizerLike } from '../scheduler/scheduler-types.js';
+import type { ModelRunner } from '../engine/runner-types.js';
+import type { GenerationEvent } from './engine-api.js';
+import type { EngineWorkerData, FromWorkerMessage, ToWorkerMessage } from './worker-messages.js';
+
+const port = parentPort!;
+const data = workerData as EngineWorkerData;
+
+function post(message: FromWorkerMessage): void {
+  port.postMessage(message);
+}
+
+/** Blocks this thread like onnxruntime's synchronous run() does (fake engine only). */
+function busyWait(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+}
+
+function errorInfo(err: unknown): { kind: string; message: string; param: string | null } {
+  if (isEdgewiseError(err)) return { kind: err.kind, message: err.message, param: err.param };
+  return { kind: 'engine_fatal', message: err instanceof Error ? err.message : String(err), param: null };
+}
+
+/** The model id the API shows: the folder or file name without the container extension. */
+function modelIdFromPath(path: string): string {
+  return basename(path.replace(/[\\/]+$/, '')).replace(/\.ewm$/, '');
+}
+
+interface Engine {
+  runner: ModelRunner;
+  detokenizer: DetokenizerLike | null;
+  eosTokenIds: number[];
+  maxContext: number;
+  modelId: string;
+}
+
+async function openEngine(): Promise<Engine> {
+  if (data.fake) {
+    const runner = new FakeRunner(data.fake.vocabSize, { maxSeqLen: data.fake.maxContext });
+    return { runner, detokenizer: null, eosTokenIds: [], maxContext: data.fake.maxContext, modelId: 'fake' };
+  }
+  // Imported lazily so the fake path never loads onnxruntime.
+  const { loadModel } = await import('../model/load-model.js');
+  const { createRunner } = await import('../engine/create-runner.js');
+  const model = await loadModel(data.modelPath);
+  const maxContext = Math.min(model.config.maxPositionEmbeddings, data.maxContext ?? 4096);
+  const runner = await createRunner(model.weights, { backend: data.backend, maxSeqLen: maxContext, threads: data.threads });
+  const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...(model.tokenizer?.eosTokenIds ?? [])])];
+  return { runner, detokenizer: model.tokenizer, eosTokenIds, maxContext, modelId: modelIdFromPath(data.modelPath) };
+}
+
+async function main(): Promise<void> {
+  let engine: Engine;
+  try {
+    engine = await openEngine();
+  } catch (err) {
+    post({ type: 'fatal', error: errorInfo(err) });
+    process.exit(1);
+  }
+  const scheduler = new Scheduler({
+    maxBatch: data.maxBatch,
+    maxQueue: data.maxQueue,
+    maxContext: engine.maxContext,
+    vocabSize: engine.runner.config.vocabSize,
+    eosTokenIds: engine.eosTokenIds,
+    detokenizer: engine.detokenizer,
+    maxStepTokens: data.maxStepTokens,
+  });
+  const core = new EngineCore(engine.runner, scheduler);
+  let looping = false;
+  let closing = false;
+  let steps = 0;
+
+  const sendEvents = (events: GenerationEvent[]) => {
+    if (events.length === 0) return;
+    const { running, waiting } = scheduler.stats();
+    post({ type: 'events', events, running, waiting });
+  };
+
+  const loop = async () => {
+    looping = true;
+    try {
+      while (scheduler.hasWork() && !closing) {
+        if (data.fake?.crashAfterSteps !== undefined && steps >= data.fake.crashAfterSteps) throw new Error('simulated engine crash');
+        if (data.fake?.stepDelayMs) busyWait(data.fake.stepDelayMs);
+        steps++;
+        sendEvents(await core.step());
+        // NOTE: onnxruntime's run() blocks this thread; yielding here lets submit/cancel messages in between steps.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      post({ type: 'fatal', error: errorInfo(err) });
+      process.exit(1);
+    } finally {
+      looping = false;
+    }
+    if (closing) await shutdown();
+  };
+
+  const shutdown = async () => {
+    sendEvents(scheduler.abortAll('cancelled'));
+    try {
+      await engine.runner.dispose();
+    } finally {
+      post({ type: 'closed' });
+      port.close();
+    }
+  };
+
+  port.on('message', (msg: ToWorkerMessage) => {
+    switch (msg.type) {
+      case 'submit':
+        try {
+          scheduler.submit(msg.req, msg.submittedMs);
+        } catch (err) {
+          // The client checks the same limits first, so this is rare (a race with drain, say).
+          const error = errorInfo(err);
+          const now = Date.now();
+          sendEvents([
+            {
+              type: 'done',
+              reqId: msg.req.reqId,
+              finishReason: 'error',
+              text: '',
+              usage: { promptTokens: msg.req.promptIds.length, completionTokens: 0 },
+              timings: { queueMs: now - msg.submittedMs, ttftMs: -1, totalMs: now - msg.submittedMs },
+              error: { kind: error.kind, message: error.message },
+            },
+          ]);
+        }
+        break;
+      case 'cancel':
+        scheduler.cancel(msg.reqId);
+        break;
+      case 'drain':
+        scheduler.startDrain();
+        break;
+      case 'close':
+        closing = true;
+        if (!looping) void shutdown();
+        return;
+    }
+    if (!looping && !closing) void loop();
+  });
+
+  const { config } = engine.runner;
+  post({ type: 'ready', modelId: engine.modelId, config, maxContext: engine.maxContext, eosTokenIds: engine.eosTokenIds });
+}
+
+main().catch((err) => {
+  post({ type: 'fatal', error: errorInfo(err instanceof Error ? err : new EdgewiseError('engine_fatal', String(err))) });
+  process.exit(1);
+});

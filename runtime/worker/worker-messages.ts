@@ -1,0 +1,50 @@
+// Typed messages between EngineClient (caller's thread) and the engine worker (structured clone, no JSON).
+
+import type { ModelConfig } from '../model/model-config.js';
+import type { GenerationEvent, GenerationRequest } from './engine-api.js';
+
+/** What the worker is started with (`workerData`). */
+export interface EngineWorkerData {
+  modelPath: string;
+  backend: 'cpu' | 'webgpu';
+  maxBatch: number;
+  maxQueue: number;
+  threads?: number;
+  /** Cap on prompt + output tokens per sequence (the KV capacity); default min(model context, 4096). */
+  maxContext?: number;
+  /** Token budget of one step (prompt chunks + decodes); see SchedulerOptions.maxStepTokens. */
+  maxStepTokens?: number;
+  /**
+   * Tests only: run the scheduler on FakeRunner (hashed logits over `vocabSize` ids, no model
+   * files). `stepDelayMs` blocks the worker thread per step (as onnxruntime's run() does);
+   * `crashAfterSteps` makes the loop throw when that many steps have run.
+   */
+  fake?: { vocabSize: number; maxContext: number; stepDelayMs?: number; crashAfterSteps?: number };
+}
+
+/** Caller → worker. */
+export type ToWorkerMessage =
+  /** `submittedMs` is the caller's Date.now() at submit, so queue time includes the hop. */
+  | { type: 'submit'; req: GenerationRequest; submittedMs: number }
+  | { type: 'cancel'; reqId: string }
+  | { type: 'drain' }
+  /** Cancel everything, dispose the runner, exit. */
+  | { type: 'close' };
+
+export interface WorkerReady {
+  type: 'ready';
+  modelId: string;
+  config: ModelConfig;
+  maxContext: number;
+  /** The EOS ids the engine stops on (config + tokenizer). */
+  eosTokenIds: number[];
+}
+
+/** Worker → caller. */
+export type FromWorkerMessage =
+  | WorkerReady
+  /** Events of one step, in order, with the scheduler's counts after the step. */
+  | { type: 'events'; events: GenerationEvent[]; running: number; waiting: number }
+  /** Loading or the loop failed; the worker exits after sending this. */
+  | { type: 'fatal'; error: { kind: string; message: string; param: string | null } }
+  | { type: 'closed' };
