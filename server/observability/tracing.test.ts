@@ -93,3 +93,38 @@ test('tracing is off without OTEL_* variables and on with an OTLP endpoint', () 
   assert.equal(on.exporter.constructor.name, 'OTLPTraceExporter');
   assert.equal(tracingOptionsFromEnv({ OTEL_TRACES_EXPORTER: 'console' })?.exporter.constructor.name, 'ConsoleSpanExporter');
 });
+
+test('with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are POSTed as OTLP/HTTP to <endpoint>/v1/traces', async () => {
+  const { createServer } = await import('node:http');
+  const received: { url: string; type: string; bytes: number }[] = [];
+  const server = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (d: Buffer) => (bytes += d.length));
+    req.on('end', () => {
+      received.push({ url: req.url ?? '', type: String(req.headers['content-type']), bytes });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const saved = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+  try {
+    const options = tracingOptionsFromEnv(process.env);
+    assert.ok(options !== null);
+    const tracer = new RequestTracer(options);
+    tracer.start({ reqId: 'x', model: 'tiny', protocol: 'sse', promptTokens: 3, startMs: Date.now() }).end({
+      finishReason: 'stop', promptTokens: 3, completionTokens: 2, queueMs: 1, ttftMs: 4, totalMs: 9, depth: 2, precision: 'fp32',
+    });
+    await tracer.forceFlush();
+    await tracer.shutdown();
+  } finally {
+    if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
+    server.close();
+  }
+  assert.ok(received.length >= 1, 'the collector got an export');
+  assert.equal(received[0].url, '/v1/traces');
+  assert.match(received[0].type, /application\/(json|x-protobuf)/);
+  assert.ok(received[0].bytes > 100);
+});
