@@ -117,10 +117,11 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<GpuContext 
   };
 }
 
-/** True when Dawn finds a hardware GPU: the `auto` backend's test. */
-export async function hasHardwareGpu(): Promise<boolean> {
-  const ctx = await openGpu({ requireHardware: true });
-  if (!ctx) return false;
-  ctx.destroy();
-  return true;
+/** The name of the hardware GPU Dawn finds, or null (software adapters do not count); opens no device. */
+export async function probeHardwareGpu(): Promise<string | null> {
+  installGlobals();
+  const found = await tryAdapter();
+  if (!found) return null;
+  const { name, software } = describe(found.adapter);
+  return software ? null : name;
 }

@@ -3,6 +3,7 @@
 import type { ModelRunner, WeightProvider } from './runner-types.js';
 import { InvalidRequestError } from '../errors.js';
 import { createOrtRunner } from './ort-runner.js';
+import { createWebgpuRunner } from './webgpu-runner.js';
 
 export interface CreateRunnerOptions {
   backend: 'cpu' | 'webgpu';
@@ -17,8 +18,7 @@ export async function createRunner(weights: WeightProvider, options: CreateRunne
     case 'cpu':
       return createOrtRunner(weights, { maxSeqLen: options.maxSeqLen, threads: options.threads });
     case 'webgpu':
-      // The webgpu engineer adds its runner (runtime/engine/webgpu-*.ts) here.
-      throw new InvalidRequestError('the webgpu backend is not available in this build', 'backend');
+      return createWebgpuRunner(weights, { maxSeqLen: options.maxSeqLen });
     default:
       throw new InvalidRequestError(`unknown backend ${String((options as { backend: unknown }).backend)}`, 'backend');
   }

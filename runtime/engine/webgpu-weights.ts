@@ -78,6 +78,7 @@ export async function uploadResidentWeights(rt: KernelRuntime, provider: WeightP
   const layers: GpuLayer[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const lw: LayerWeights = await provider.layer(l);
+    if ((lw as { layout?: string }).layout === 'in-out') throw new Error(`layer ${l}: provider served transposed weights without being asked`);
     const mats = Object.fromEntries(MATRIX_KEYS.map((k) => [k, track(uploadMatrix(rt, lw[k], `layer${l}.${k}`))])) as Record<
       (typeof MATRIX_KEYS)[number],
       GpuWeight
