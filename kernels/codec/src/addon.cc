@@ -2,12 +2,29 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <memory>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "huff8.h"
 
 namespace {
+
+// NOTE: building the decode tables costs tens of microseconds, as much as decoding a small tensor;
+// a block's tensors share one codebook, so tables are kept per thread, keyed by the code lengths.
+const huff8::DecodeTable* cachedTable(const uint8_t* lens, std::string* err) {
+  static thread_local std::unordered_map<std::string, std::unique_ptr<huff8::DecodeTable>> cache;
+  std::string key(reinterpret_cast<const char*>(lens), 256);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second.get();
+  auto table = std::make_unique<huff8::DecodeTable>();
+  *err = huff8::buildDecodeTable(lens, table.get());
+  if (!err->empty()) return nullptr;
+  if (cache.size() >= 256) cache.clear();
+  return cache.emplace(std::move(key), std::move(table)).first->second.get();
+}
 
 template <typename T>
 T* dataOf(const Napi::Env& env, const Napi::Value& v, napi_typedarray_type type, const char* what, size_t* length) {
@@ -54,9 +71,10 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   if (rawLen < job.numElements || outLen < job.numElements || indexLen < 2 * numChunks) {
     throw Napi::RangeError::New(env, "raw, out or index is shorter than numElements requires");
   }
-  huff8::DecodeTable table;
-  std::string err = huff8::buildDecodeTable(lens, &table);
-  if (err.empty() && numChunks > 0) {
+  std::string err;
+  const huff8::DecodeTable* cached = cachedTable(lens, &err);
+  if (cached != nullptr && numChunks > 0) {
+    const huff8::DecodeTable& table = *cached;
     // NOTE: a thread costs tens of microseconds to start; small tensors stay on the calling thread.
     uint64_t byWork = std::max<uint64_t>(1, job.numElements >> 17);
     uint64_t n = std::min<uint64_t>({std::max<uint64_t>(threads, 1), byWork, numChunks, 64});

@@ -2,9 +2,13 @@
 #include <cstring>
 #include <vector>
 
+#include <algorithm>
+
 #include "huff8.h"
 
 namespace huff8 {
+
+constexpr uint64_t kMultiMax = 6;
 
 std::string buildDecodeTable(const uint8_t* codeLengths, DecodeTable* t) {
   uint32_t count[kMaxCodeLength + 1] = {0};
@@ -40,6 +44,18 @@ std::string buildDecodeTable(const uint8_t* codeLengths, DecodeTable* t) {
       uint16_t entry = uint16_t((s << 5) | l);
       for (uint32_t k = 0; k < (1u << (kLutBits - l)); k++) t->lut[base + k] = entry;
     }
+  }
+  for (uint32_t p = 0; p < (1u << kLutBits); p++) {
+    uint64_t syms = 0, count = 0, used = 0;
+    while (count < kMultiMax) {
+      uint32_t e = t->lut[(p << used) & ((1u << kLutBits) - 1)];
+      uint32_t l = e & 31;
+      if (e == 0 || used + l > uint32_t(kLutBits)) break;  // the code does not fit in the bits left
+      syms |= uint64_t(e >> 5) << (8 * count);
+      used += l;
+      count++;
+    }
+    t->multi[p] = syms | (count << 48) | (used << 52);
   }
   return "";
 }
@@ -85,18 +101,16 @@ HUFF8_INLINE uint16_t join16(uint8_t sym, uint8_t raw) {
 HUFF8_INLINE uint32_t f16ToF32Bits(uint32_t h) {
   uint32_t sign = (h & 0x8000u) << 16;
   uint32_t em = h & 0x7FFFu;
-  uint32_t bits;
-  if (em >= 0x7C00u) {
-    bits = 0x7F800000u | ((em & 0x3FFu) << 13);
-  } else {
-    // NOTE: scaling the shifted pattern by 2^112 rebias the exponent and normalizes subnormals exactly.
-    float f;
-    uint32_t shifted = em << 13;
-    std::memcpy(&f, &shifted, 4);
-    f *= 5.192296858534828e33f;  // 2^112
-    std::memcpy(&bits, &f, 4);
-  }
-  return bits | sign;
+  // NOTE: scaling the shifted pattern by 2^112 rebiases the exponent and normalizes subnormals
+  // exactly; both results are computed and selected so that the loop vectorizes.
+  float f;
+  uint32_t shifted = em << 13;
+  std::memcpy(&f, &shifted, 4);
+  f *= 5.192296858534828e33f;  // 2^112
+  uint32_t finite;
+  std::memcpy(&finite, &f, 4);
+  uint32_t special = 0x7F800000u | ((em & 0x3FFu) << 13);
+  return (em >= 0x7C00u ? special : finite) | sign;
 }
 
 HUFF8_INLINE void combine(const uint8_t* sym, const uint8_t* raw, void* out, uint64_t first, size_t n,
@@ -117,21 +131,53 @@ std::string chunkError(uint64_t c, const char* what) {
   return "chunk " + std::to_string(c) + ": " + what;
 }
 
-// Decodes G full chunks in lockstep: independent dependency chains keep the core busy.
+// Decodes one code at `pos` (any length); false on an invalid code.
+HUFF8_INLINE bool decodeSingle(const DecodeTable& t, const uint32_t* w, uint64_t& pos, uint8_t* out) {
+  uint32_t e = lookup(t, windowAt(w, pos));
+  *out = uint8_t(e >> 5);
+  pos += e & 31;
+  return e != 0;
+}
+
+// Decodes G chunks of n codes each in lockstep: independent dependency chains keep the core busy.
+// NOTE: each multi-symbol lookup yields up to 6 codes; a window of 32 bits serves two lookups.
 template <int G>
 HUFF8_INLINE bool decodeGroup(const DecodeTable& t, const uint32_t* w, uint64_t* pos, const uint64_t* end,
                               uint8_t* const* sym, uint32_t n) {
-  for (uint32_t i = 0; i < n; i += 2) {
-    for (int g = 0; g < G; g++) {
-      uint64_t win = windowAt(w, pos[g]);
-      uint32_t e1 = lookup(t, win);
-      uint32_t l1 = e1 & 31;
-      uint32_t e2 = lookup(t, win << l1);
-      if (__builtin_expect(e1 == 0 || e2 == 0, 0)) return false;
-      pos[g] += l1 + (e2 & 31);
-      sym[g][i] = uint8_t(e1 >> 5);
-      sym[g][i + 1] = uint8_t(e2 >> 5);
-      if (__builtin_expect(pos[g] > end[g], 0)) return false;
+  uint32_t i[G];
+  for (int g = 0; g < G; g++) i[g] = 0;
+  for (;;) {
+    uint32_t left = n;
+    for (int g = 0; g < G; g++) left = std::min(left, n - i[g]);
+    uint32_t rounds = left / (2 * kMultiMax);  // each round yields at most 12 codes per chain
+    if (rounds == 0) break;
+    for (uint32_t r = 0; r < rounds; r++) {
+      for (int g = 0; g < G; g++) {
+        uint64_t win = windowAt(w, pos[g]);
+        uint64_t e1 = t.multi[win >> (64 - kLutBits)];
+        uint32_t c1 = uint32_t(e1 >> 48) & 0xF, l1 = uint32_t(e1 >> 52);
+        if (__builtin_expect(c1 == 0, 0)) {
+          if (!decodeSingle(t, w, pos[g], sym[g] + i[g])) return false;
+          i[g] += 1;
+        } else {
+          std::memcpy(sym[g] + i[g], &e1, 8);  // only the first c1 bytes count
+          i[g] += c1;
+          win <<= l1;
+          uint64_t e2 = t.multi[win >> (64 - kLutBits)];
+          uint32_t c2 = uint32_t(e2 >> 48) & 0xF;
+          std::memcpy(sym[g] + i[g], &e2, 8);
+          i[g] += c2;
+          pos[g] += l1 + uint32_t(e2 >> 52);
+        }
+        if (__builtin_expect(pos[g] > end[g], 0)) return false;
+      }
+    }
+  }
+  for (int g = 0; g < G; g++) {
+    while (i[g] < n) {
+      if (!decodeSingle(t, w, pos[g], sym[g] + i[g])) return false;
+      i[g]++;
+      if (pos[g] > end[g]) return false;
     }
   }
   return true;
@@ -141,9 +187,10 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
                                     uint64_t cEnd) {
   const uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
   constexpr int G = 4;
-  std::vector<uint8_t> scratch(size_t(G) * job.chunkSize);
+  const size_t stride = job.chunkSize + 64;  // multi-symbol stores may write 7 bytes past the end
+  std::vector<uint8_t> scratch(size_t(G) * stride);
   uint8_t* sym[G];
-  for (int g = 0; g < G; g++) sym[g] = scratch.data() + size_t(g) * job.chunkSize;
+  for (int g = 0; g < G; g++) sym[g] = scratch.data() + size_t(g) * stride;
   uint64_t c = cBegin;
   while (c < cEnd) {
     int group = 1;
@@ -162,16 +209,8 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
     bool ok;
     if (group == G) {
       ok = decodeGroup<G>(t, job.words, pos, end, sym, n);
-    } else if ((n & 1) == 0) {
-      ok = decodeGroup<1>(t, job.words, pos, end, sym, n);
     } else {
-      ok = decodeGroup<1>(t, job.words, pos, end, sym, n - 1);
-      if (ok) {
-        uint32_t e = lookup(t, windowAt(job.words, pos[0]));
-        ok = e != 0;
-        pos[0] += e & 31;
-        sym[0][n - 1] = uint8_t(e >> 5);
-      }
+      ok = decodeGroup<1>(t, job.words, pos, end, sym, n);
     }
     if (!ok) return chunkError(c, "invalid code or stream overruns its chunk");
     for (int g = 0; g < group; g++) {

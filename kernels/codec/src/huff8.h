@@ -7,13 +7,16 @@
 namespace huff8 {
 
 constexpr int kMaxCodeLength = 16;
-// NOTE: an 11-bit primary table (4 KiB) stays in L1; longer codes are rare by construction
-// (probability < 2^-11 each) and take the canonical slow path.
-constexpr int kLutBits = 11;
+// NOTE: 12-bit primary tables (8 + 32 KiB) stay in L1/L2; longer codes are rare by construction
+// (probability < 2^-12 each) and take the canonical slow path.
+constexpr int kLutBits = 12;
 
 // Decode tables built from 256 code lengths (canonical code, docs/format.md 2.2).
 struct DecodeTable {
   uint16_t lut[1 << kLutBits];  // (symbol << 5) | length for codes <= kLutBits bits; 0 otherwise
+  // Up to 6 whole codes per kLutBits-bit prefix: symbols in bits 0..47 (8 each), count in bits
+  // 48..51, total code bits in 52..57. Count 0: the first code is longer than kLutBits.
+  uint64_t multi[1 << kLutBits];
   uint32_t limit[kMaxCodeLength + 1];  // left-justified (16-bit) exclusive upper bound per length
   uint32_t firstCode[kMaxCodeLength + 1];
   uint16_t firstIndex[kMaxCodeLength + 1];
