@@ -1,0 +1,153 @@
+// The WGSL huff8 decoder is bit-exact against the CPU decoder; the fused decode + GEMV matches the reference matmul.
+
+import { after, before, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { Prng } from '../../runtime/generation/prng.js';
+import { codebookFor, decodeTensor, encodeTensor, symbolHistogram, type EncodedTensor } from '../codec/codec.js';
+import { EDGE_PATTERNS_16, gaussianBf16, gaussianF16 } from '../codec/synthetic.js';
+import { openGpu, type GpuContext } from './device.js';
+import { KernelRuntime } from './kernel-runtime.js';
+import { buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
+import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
+import { matmulRef } from '../reference/forward-ops.js';
+
+const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+/** Lays an encoded tensor out as a container segment does (index, words, raw; 64-byte aligned) after `pad` leading bytes. */
+function segmentOf(enc: EncodedTensor, pad: number): { bytes: Uint8Array; indexOffset: number; wordsOffset: number; rawOffset: number } {
+  const indexOffset = pad;
+  const wordsOffset = align64(indexOffset + enc.index.byteLength);
+  const rawOffset = align64(wordsOffset + enc.words.byteLength);
+  const bytes = new Uint8Array(align64(rawOffset + enc.raw.byteLength));
+  bytes.set(new Uint8Array(enc.index.buffer, enc.index.byteOffset, enc.index.byteLength), indexOffset);
+  bytes.set(new Uint8Array(enc.words.buffer, enc.words.byteOffset, enc.words.byteLength), wordsOffset);
+  bytes.set(enc.raw, rawOffset);
+  return { bytes, indexOffset, wordsOffset, rawOffset };
+}
+
+/** 16-bit patterns whose symbols follow a geometric law, so the codebook has codes up to 16 bits (the LUT-miss path). */
+function skewedPatterns(prng: Prng, n: number): Uint16Array {
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    let sym = 100;
+    while (sym < 140 && prng.nextUint32() % 2 === 0) sym++;
+    out[i] = ((prng.nextUint32() & 1) << 15) | (sym << 7) | (prng.nextUint32() & 0x7f);
+  }
+  return out;
+}
+
+describe('huff8 WGSL decoder', () => {
+  let gpu: GpuContext | null = null;
+  let rt: KernelRuntime;
+  const seed = freshSeed();
+  const prng = new Prng(seed);
+  before(async () => {
+    gpu = await openGpu();
+    if (gpu) rt = new KernelRuntime(gpu);
+  });
+  after(() => gpu?.destroy());
+  const ready = (t: TestContext): boolean => {
+    if (!gpu) t.skip(NO_GPU_MESSAGE);
+    return gpu !== null;
+  };
+
+  function upload(data: Uint16Array, dtype: 'BF16' | 'F16', chunkSize: number): { t: Huff8Tensor; enc: EncodedTensor; lengths: Uint8Array; seg: Uint8Array } {
+    const lengths = codebookFor(symbolHistogram(data));
+    const enc = encodeTensor(data, lengths, chunkSize);
+    const s = segmentOf(enc, 128);
+    const t: Huff8Tensor = {
+      seg: rt.upload(s.bytes),
+      tables: rt.upload(buildDecodeTables(lengths)),
+      dtype,
+      numElements: data.length,
+      chunkSize,
+      bitLength: enc.bitLength,
+      indexOffset: s.indexOffset,
+      wordsOffset: s.wordsOffset,
+      rawOffset: s.rawOffset,
+    };
+    return { t, enc, lengths, seg: s.bytes };
+  }
+
+  async function gpuDecode(t: Huff8Tensor, mode: 'pairs' | 'f32'): Promise<{ words: Uint32Array; errors: number }> {
+    const outWords = mode === 'f32' ? t.numElements : Math.ceil(t.numElements / 2);
+    const outOffset = 16; // decode into the middle of a buffer, as the runner's block buffer does
+    const out = rt.buffer((outWords + outOffset) * 4);
+    poison(rt, out);
+    const err = rt.upload(new Uint32Array(4));
+    rt.run((e) => decodeHuff8(rt, e, t, out, outOffset, mode, err));
+    const words = new Uint32Array(await rt.read(out, outWords * 4, outOffset * 4));
+    return { words, errors: new Uint32Array(await rt.read(err, 4))[0] };
+  }
+
+  const cases: { name: string; make: () => Uint16Array; dtype: 'BF16' | 'F16'; chunk: number }[] = [
+    { name: 'Gaussian BF16, chunk 256', make: () => gaussianBf16(20000, 0.02, seed), dtype: 'BF16', chunk: 256 },
+    { name: 'Gaussian BF16, odd length, chunk 4096', make: () => gaussianBf16(9001, 1, seed + 1), dtype: 'BF16', chunk: 4096 },
+    { name: 'long codes (LUT misses), chunk 512', make: () => skewedPatterns(prng, 7000), dtype: 'BF16', chunk: 512 },
+    {
+      name: 'F16 with every IEEE edge value, chunk 256',
+      make: () => {
+        const d = gaussianF16(3000, 0.5, seed + 2);
+        EDGE_PATTERNS_16.forEach((p, i) => (d[i * 97] = p));
+        return d;
+      },
+      dtype: 'F16',
+      chunk: 256,
+    },
+  ];
+  for (const c of cases) {
+    it(`bit-exact vs the CPU decoder: ${c.name}`, async (t) => {
+      if (!ready(t)) return;
+      const data = c.make();
+      const { t: tensor, enc, lengths } = upload(data, c.dtype, c.chunk);
+      const cpu16 = new Uint16Array(data.length);
+      decodeTensor(enc, lengths, c.dtype, cpu16);
+      assert.deepEqual(cpu16, data, 'CPU decoder round trip');
+      if (c.name.startsWith('long codes')) assert.ok(Math.max(...lengths) > 10, 'codebook has no code longer than the LUT');
+      const cpu32 = new Float32Array(data.length);
+      decodeTensor(enc, lengths, c.dtype, cpu32);
+      const pairs = await gpuDecode(tensor, 'pairs');
+      assert.equal(pairs.errors, 0, 'error flag (pairs)');
+      assert.deepEqual(new Uint16Array(pairs.words.buffer).subarray(0, data.length), cpu16, `pairs output, seed=${seed}`);
+      const f32 = await gpuDecode(tensor, 'f32');
+      assert.equal(f32.errors, 0, 'error flag (f32)');
+      assert.deepEqual(f32.words, new Uint32Array(cpu32.buffer), `f32 output, seed=${seed}`);
+    });
+  }
+
+  it('flags a corrupt chunk index and a truncated bit length', async (t) => {
+    if (!ready(t)) return;
+    const data = gaussianBf16(4096, 0.02, seed + 3);
+    const { t: tensor, seg } = upload(data, 'BF16', 256);
+    const bad = seg.slice();
+    new Uint32Array(bad.buffer, tensor.indexOffset, 32)[2 * 5] += 3; // chunk 5 starts 3 bits late
+    const badIndex = await gpuDecode({ ...tensor, seg: rt.upload(bad) }, 'pairs');
+    assert.ok(badIndex.errors > 0, 'shifted chunk start not flagged');
+    const short = await gpuDecode({ ...tensor, bitLength: tensor.bitLength - 1 }, 'pairs');
+    assert.ok(short.errors > 0, 'short bit length not flagged');
+  });
+
+  for (const [n, k, m, chunk, withBias] of [
+    [40, 96, 1, 256, false], // chunks span several rows
+    [6, 600, 3, 256, true], // rows span several chunks, k not a multiple of the chunk
+    [24, 512, 8, 512, false],
+  ] as const) {
+    it(`fused decode + GEMV n=${n} k=${k} m=${m} chunk=${chunk}`, async (t) => {
+      if (!ready(t)) return;
+      const bits = gaussianBf16(n * k, 0.05, seed + n);
+      const { t: tensor, enc, lengths } = upload(bits, 'BF16', chunk);
+      const w = new Float32Array(n * k);
+      decodeTensor(enc, lengths, 'BF16', w);
+      const x = randUniform(prng, m * k);
+      const bias = withBias ? randUniform(prng, n) : null;
+      const y = rt.buffer(m * n * 4);
+      poison(rt, y);
+      const partials = rt.buffer(fusedPartialBytes(tensor, k, m));
+      poison(rt, partials);
+      const err = rt.upload(new Uint32Array(4));
+      rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, partials, err }));
+      assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `fused seed=${seed}`, 1e-5, 1e-4);
+      assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
+    });
+  }
+});

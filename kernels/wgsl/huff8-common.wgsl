@@ -1,0 +1,112 @@
+// Shared huff8 decoding (docs/format.md section 2): decode tables in workgroup memory, one chunk per invocation.
+// Tables (host-built, see kernels/webgpu/huff8.ts): [0,1024) 10-bit prefix LUT entry = len << 8 | symbol (len 0: longer code);
+// [1024,1041) left-justified 16-bit limit per length; [1041,1058) first canonical code per length; [1058,1075) index of
+// the first symbol of each length in [1075,1331), the symbols sorted by (length, symbol).
+
+struct Huff8Params {
+  n: u32, // elements of the tensor
+  chunk_size: u32,
+  num_chunks: u32,
+  bit_length: u32,
+  index_off: u32, // u32 offset of the chunk index in `seg`
+  words_off: u32, // u32 offset of the bitstream in `seg`
+  raw_off: u32, // u32 offset of the sign/mantissa bytes in `seg` (64-byte aligned)
+  out_off: u32, // u32 offset of the output in `out`
+  k: u32, // fused GEMV: row length of the weight matrix
+  m: u32, // fused GEMV: rows of x
+  slots: u32, // fused GEMV: partial-sum slots per chunk
+  f16: u32, // 1 when the stored dtype is F16 (f32 output converts IEEE half)
+}
+
+const LUT_BITS = 10u;
+const T_LIMIT = 1024u;
+const T_FIRST = 1041u;
+const T_INDEX = 1058u;
+const T_SYMS = 1075u;
+const T_SIZE = 1331u;
+var<workgroup> tab: array<u32, T_SIZE>;
+
+fn load_tables(lid: u32) {
+  for (var i = lid; i < T_SIZE; i += 64u) {
+    tab[i] = tables[i];
+  }
+  workgroupBarrier();
+}
+
+/** Symbol (low 8 bits) and code length (bits 8..) of the code at the top of `w16`; length 0 when no code matches. */
+fn lookup(w16: u32) -> u32 {
+  let e = tab[w16 >> (16u - LUT_BITS)];
+  if ((e >> 8u) != 0u) {
+    return e;
+  }
+  for (var l = 1u; l <= 16u; l++) {
+    if (w16 < tab[T_LIMIT + l]) {
+      let sym = tab[T_SYMS + tab[T_INDEX + l] + (w16 >> (16u - l)) - tab[T_FIRST + l]];
+      return (l << 8u) | sym;
+    }
+  }
+  return 0u;
+}
+
+/** A chunk decoder's state: bit position and the two stream words around it. */
+struct Reader {
+  bit: u32,
+  wi: u32,
+  w0: u32,
+  w1: u32,
+}
+
+fn reader_at(bit: u32) -> Reader {
+  let wi = bit >> 5u;
+  return Reader(bit, wi, seg[hp.words_off + wi], seg[hp.words_off + wi + 1u]);
+}
+
+/** The next 16 stream bits (MSB-first), refilling the window when the position crossed a word. */
+fn peek16(r: ptr<function, Reader>) -> u32 {
+  let wcur = (*r).bit >> 5u;
+  if (wcur != (*r).wi) {
+    // Codes are at most 16 bits, so the position advances at most one word at a time.
+    (*r).wi = wcur;
+    (*r).w0 = (*r).w1;
+    (*r).w1 = seg[hp.words_off + wcur + 1u];
+  }
+  let s = (*r).bit & 31u;
+  let win = select(((*r).w0 << s) | ((*r).w1 >> (32u - s)), (*r).w0, s == 0u);
+  return win >> 16u;
+}
+
+/** The raw (sign + 7 low bits) byte of element e. */
+fn raw_byte(e: u32) -> u32 {
+  return (seg[hp.raw_off + (e >> 2u)] >> ((e & 3u) * 8u)) & 0xffu;
+}
+
+/** The 16-bit pattern of a decoded symbol and its raw byte. */
+fn join16(sym: u32, raw: u32) -> u32 {
+  return ((raw & 0x80u) << 8u) | (sym << 7u) | (raw & 0x7fu);
+}
+
+/** 16-bit pattern -> f32 bits: BF16 widens; IEEE half converts exactly (NaN payload kept as is). */
+fn to_f32_bits(h: u32) -> u32 {
+  if (hp.f16 == 0u) {
+    return h << 16u;
+  }
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0u) {
+    if (m == 0u) {
+      return sign;
+    }
+    let top = 31u - countLeadingZeros(m); // m * 2^-24 = 1.f * 2^(top - 24)
+    return sign | ((top + 103u) << 23u) | ((m << (23u - top)) & 0x7fffffu);
+  }
+  if (e == 31u) {
+    return sign | 0x7f800000u | (m << 13u);
+  }
+  return sign | ((e + 112u) << 23u) | (m << 13u);
+}
+
+/** Flags a malformed chunk; the host reads the count after decoding. */
+fn flag_error() {
+  atomicAdd(&err[0], 1u);
+}

@@ -1,0 +1,66 @@
+// Fused huff8 decode + GEMV (batch <= MB): each invocation decodes one chunk of W in registers and multiplies it with x,
+// writing one partial sum per (row touched, row of x); huff8-reduce.wgsl adds them up. W is [n, k] row-major.
+
+@group(0) @binding(0) var<uniform> hp: Huff8Params;
+@group(0) @binding(1) var<storage, read> seg: array<u32>;
+@group(0) @binding(2) var<storage, read> tables: array<u32>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>; // [chunks, slots, MB]
+@group(0) @binding(4) var<storage, read_write> err: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read> x: array<f32>; // [m, k]
+#include "huff8-common"
+
+const MB = ${MB}u;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  load_tables(lid);
+  let c = gid.x + gid.y * nwg.x * 64u;
+  if (c >= hp.num_chunks) {
+    return;
+  }
+  let first = seg[hp.index_off + 2u * c + 1u];
+  let start = seg[hp.index_off + 2u * c];
+  let end_bit = select(hp.bit_length, seg[hp.index_off + 2u * c + 2u], c + 1u < hp.num_chunks);
+  if (first != c * hp.chunk_size || start > end_bit || end_bit > hp.bit_length) {
+    flag_error();
+    return;
+  }
+  let count = min(hp.chunk_size, hp.n - first);
+  var r = reader_at(start);
+  var col = first % hp.k;
+  var slot = 0u;
+  var acc: array<f32, MB>;
+  let base = c * hp.slots * MB;
+  for (var i = 0u; i < count; i++) {
+    let e = lookup(peek16(&r));
+    let len = e >> 8u;
+    if (len == 0u || r.bit + len > end_bit) {
+      flag_error();
+      return;
+    }
+    r.bit += len;
+    let w = bitcast<f32>(to_f32_bits(join16(e & 0xffu, raw_byte(first + i))));
+    for (var m = 0u; m < MB; m++) {
+      if (m < hp.m) {
+        acc[m] += w * x[m * hp.k + col];
+      }
+    }
+    col++;
+    if (col == hp.k) {
+      for (var m = 0u; m < MB; m++) {
+        partials[base + slot * MB + m] = acc[m];
+        acc[m] = 0.0;
+      }
+      col = 0u;
+      slot++;
+    }
+  }
+  if (col != 0u) {
+    for (var m = 0u; m < MB; m++) {
+      partials[base + slot * MB + m] = acc[m];
+    }
+  }
+  if (r.bit != end_bit) {
+    flag_error();
+  }
+}
