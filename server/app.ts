@@ -136,7 +136,9 @@ export class EdgewiseServer {
   async drain(graceMs = 60_000): Promise<void> {
     this.ctx.draining = true;
     const deadline = Date.now() + graceMs;
-    await Promise.race([this.ctx.engine.drain(), new Promise((r) => setTimeout(r, graceMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.ctx.engine.drain(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
     while (this.ctx.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
