@@ -33,9 +33,15 @@ export type GenerationEvent =
   | {
       type: 'delta';
       reqId: string;
-      /** Tokens generated since the last event. */
+      /**
+       * Tokens generated since the last event, stop/EOS tokens included (they count in usage;
+       * their text is never shown). Concatenated over a request they equal its output ids.
+       */
       tokenIds: number[];
-      /** Text released since the last event (held back while it could still become a stop string). */
+      /**
+       * Text released since the last event (held back while it could still become a stop string
+       * or finish a UTF-8 character); may be '' while tokens arrive.
+       */
       text: string;
       logprobs: TokenLogprob[] | null;
     }
@@ -46,7 +52,11 @@ export type GenerationEvent =
       /** Remaining released text, if any. */
       text: string;
       usage: { promptTokens: number; completionTokens: number };
-      /** Milliseconds from submit to first token, and total. */
+      /**
+       * Milliseconds from submit: until the request got a running slot, until its first token
+       * (-1 when it produced none), and until this event.
+       */
       timings: { queueMs: number; ttftMs: number; totalMs: number };
+      /** With finishReason 'error': an ErrorKind ('engine_fatal' when the engine died) and a message. */
       error?: { kind: string; message: string };
     };
