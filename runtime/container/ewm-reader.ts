@@ -1,15 +1,14 @@
 // Opens an .ewm container by positional reads: checked header and metadata, then segments on demand.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Packr } from 'msgpackr';
 import { ModelFormatError } from '../errors.js';
+import { openReadOnly, readFully } from '../model/positional-read.js';
 import { crc32c, decodeTensor } from '../../kernels/codec/codec.js';
 import type { EncodedTensor } from '../../kernels/codec/huff8-types.js';
 import { decodeHeader, type EwmHeader, type EwmMetadata, type TensorEntry } from './ewm-format.js';
 import { validateMetadata } from './ewm-validate.js';
-
-const READ_CHUNK_BYTES = 1 << 30;
 
 /** One opened container: header and metadata in memory, segments read when asked. */
 export class EwmFile {
@@ -31,12 +30,7 @@ export class EwmFile {
 
   static open(path: string): EwmFile {
     const where = basename(path);
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw new ModelFormatError(path, `cannot open: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-    }
+    const fd = openReadOnly(path);
     try {
       const size = fstatSync(fd).size;
       const headerBytes = new Uint8Array(Math.min(64, size));
@@ -159,14 +153,5 @@ export class EwmFile {
   private handle(): number {
     if (this.fd === null) throw new ModelFormatError(this.name, 'container already closed');
     return this.fd;
-  }
-}
-
-function readFully(fd: number, dst: Uint8Array, position: number, where: string): void {
-  let done = 0;
-  while (done < dst.length) {
-    const n = readSync(fd, dst, done, Math.min(READ_CHUNK_BYTES, dst.length - done), position + done);
-    if (n === 0) throw new ModelFormatError(where, `unexpected end of file at byte ${position + done}`);
-    done += n;
   }
 }
