@@ -25,8 +25,8 @@ export interface ModelSummary {
 
 export function summarizeModel(path: string): ModelSummary {
   const format = detectModelFormat(path);
-  // NOTE: the codec adds the .ewm summary here (container header, compressed sizes).
-  if (format === 'ewm') throw new UnsupportedModelError(`${path}: .ewm containers are not supported by this build yet`);
+  // Containers have their own summary (segments, codebooks, bits per weight): runtime/container/ewm-info.ts.
+  if (format === 'ewm') throw new UnsupportedModelError(`${path}: summarizeModel reads Hugging Face folders; use describeEwm for .ewm containers`);
   const { config, tokenizer, chatTemplate } = buildTokenizerAndTemplate(readModelFiles(path));
   const checkpoint = SafetensorsCheckpoint.openFolder(path);
   try {
