@@ -20,8 +20,10 @@ function assertOpenAiError(res: { status: number; json: any }, status: number, t
   assert.ok('param' in res.json.error && 'code' in res.json.error);
 }
 
-async function stats(url: string): Promise<{ running: number; waiting: number; sessions: number }> {
-  return (await call(url, '/v1/edgewise/stats', undefined)).json;
+async function stats(url: string, headers: Record<string, string> = {}): Promise<{ running: number; waiting: number; sessions: number }> {
+  const res = await call(url, '/v1/edgewise/stats', undefined, headers);
+  assert.equal(res.status, 200);
+  return res.json;
 }
 
 describe('e2e: error statuses', () => {
@@ -74,12 +76,12 @@ describe('e2e: error statuses', () => {
     const reader = res.body!.getReader();
     await reader.read();
     await reader.read();
-    assert.equal((await stats(server.url)).running, 1);
+    assert.equal((await stats(server.url, auth)).running, 1);
     abort.abort();
-    let s = await stats(server.url);
+    let s = await stats(server.url, auth);
     for (let i = 0; i < 100 && (s.running > 0 || s.sessions > 0); i++) {
       await sleep(20);
-      s = await stats(server.url);
+      s = await stats(server.url, auth);
     }
     assert.deepEqual([s.running, s.waiting, s.sessions], [0, 0, 0]);
   });
@@ -89,7 +91,7 @@ describe('e2e: queue limit and drain', () => {
   it('429 past --max-queue; SIGTERM: /ready 503, new requests 503, running ones finish, exit 0', async () => {
     const server = await spawnServer(['--model', DEFAULT_MODEL, '--max-batch', '1', '--max-queue', '0']);
     try {
-      const long = fetch(`${server.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'The', max_tokens: 300, logit_bias: NO_EOS }) });
+      const long = fetch(`${server.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'The', max_tokens: 100, logit_bias: NO_EOS }) });
       for (let i = 0; i < 200 && (await stats(server.url)).running === 0; i++) await sleep(10);
       const refused = await call(server.url, '/v1/completions', { prompt: 'x', max_tokens: 2 });
       assertOpenAiError(refused, 429, 'overloaded');
@@ -104,7 +106,7 @@ describe('e2e: queue limit and drain', () => {
       const done = await long;
       assert.equal(done.status, 200);
       const body = (await done.json()) as { usage: { completion_tokens: number } };
-      assert.equal(body.usage.completion_tokens, 300);
+      assert.equal(body.usage.completion_tokens, 100);
       assert.equal(await server.exited, 0);
     } finally {
       await server.stop();

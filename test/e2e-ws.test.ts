@@ -98,7 +98,7 @@ describe('e2e: WebSocket and concurrency', () => {
   it('32 concurrent streams finish with exact usage and the same greedy text as one at a time', async () => {
     const words = ['cat', 'dog', 'house', 'river', 'king', 'time', 'night', 'story'];
     const prompts = Array.from({ length: 32 }, (_, i) => `The ${words[i % 8]} ${i % 3 === 0 ? 'was' : 'and the'} ${words[(i * 5) % 8]}`);
-    const maxTokens = 12;
+    const maxTokens = 8;
     const sequential: StreamResult[] = [];
     for (const p of prompts) sequential.push(await streamCompletion(server.url, p, maxTokens));
     const concurrent = await Promise.all(prompts.map((p) => streamCompletion(server.url, p, maxTokens)));
