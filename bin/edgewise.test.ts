@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SafetensorsFile } from '../runtime/model/safetensors.js';
 
 const cli = fileURLToPath(new URL('./edgewise.js', import.meta.url));
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,6 +66,11 @@ test('info prints architecture, shapes, parameters and sizes', { skip: !existsSy
   assert.match(r.stdout, /LlamaForCausalLM/);
   const json = JSON.parse(run(['info', fixture, '--json']).stdout) as { numParams: number; diskBytes: number; fp32Bytes: number };
   assert.equal(json.fp32Bytes, json.numParams * 4);
+  // Independent count: every tensor in the fixture's file (untied, nothing extra) from its header.
+  const file = SafetensorsFile.open(join(fixture, 'model.safetensors'));
+  const headerCount = file.tensors().reduce((a, t) => a + t.shape.reduce((x, d) => x * d, 1), 0);
+  file.close();
+  assert.equal(json.numParams, headerCount);
   assert.equal(json.diskBytes, statSync(join(fixture, 'model.safetensors')).size);
 });
 
