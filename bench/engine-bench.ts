@@ -10,12 +10,10 @@ import type { WeightProvider } from '../runtime/engine/runner-types.js';
 import { createOrtRunner } from '../runtime/engine/ort-runner.js';
 import { createRandomWeights, defaultModelShapeConfig } from '../runtime/engine/random-weights.js';
 import { relativeMaxError } from '../runtime/engine/reference-forward.js';
-import { withInOutLayers } from '../runtime/engine/weight-layout.js';
 import { MonolithicModel } from './engine-monolithic.js';
 
 const HELP = `engine-bench: prefill and batch-1 decode tokens/s, block-wise engine vs one monolithic ONNX graph
-  engines: blockwise (weights served in the [in, out] layout), blockwiseHfLayout (HF [out, in]
-  layout, Gemm transB), monolithic (one graph, weights as prepacked [in, out] initializers)
+  (monolithic: the same nodes in one graph, every weight a prepacked initializer)
   --model DIR        Hugging Face model folder (default models/default)
   --random           random weights with the default model's shapes instead of --model
   --tokens N         decode tokens per round (default 64)
@@ -24,7 +22,7 @@ const HELP = `engine-bench: prefill and batch-1 decode tokens/s, block-wise engi
   --threads T        onnxruntime intra-op threads (default 1)
   --out FILE         where the JSON figures go (default bench/results/engine-bench.json)`;
 
-type EngineName = 'blockwise' | 'blockwiseHfLayout' | 'monolithic';
+type EngineName = 'blockwise' | 'monolithic';
 interface Engine {
   name: EngineName;
   reset(): void;
@@ -78,52 +76,44 @@ async function main(): Promise<number> {
   const maxSeqLen = promptTokens + decodeTokens + 8;
   if (maxSeqLen > config.maxPositionEmbeddings) throw new Error(`prompt + decode tokens exceed the model's context ${config.maxPositionEmbeddings}`);
 
-  // The runner asks for [in, out] layers; the wrapper serves them (transposed once), the plain
-  // HF provider does not, so the second runner measures the HF-layout graphs.
-  const makeBlockwise = async (name: EngineName, provider: WeightProvider): Promise<Engine & { dispose(): Promise<void> }> => {
-    const runner = await createOrtRunner(provider, { maxSeqLen, threads });
-    let seqId = 0;
-    runner.createSequence(seqId);
-    return {
-      name,
-      reset() {
-        runner.freeSequence(seqId);
-        runner.createSequence(++seqId);
-      },
-      async step(tokenIds) {
-        return (await runner.step([{ seqId, tokenIds }]))[0];
-      },
-      dispose: () => runner.dispose(),
-    };
+  const runner = await createOrtRunner(weights, { maxSeqLen, threads });
+  let seqId = 0;
+  runner.createSequence(seqId);
+  const blockwise: Engine = {
+    name: 'blockwise',
+    reset() {
+      runner.freeSequence(seqId);
+      runner.createSequence(++seqId);
+    },
+    async step(tokenIds) {
+      return (await runner.step([{ seqId, tokenIds }]))[0];
+    },
   };
-  const blockwise = await makeBlockwise('blockwise', withInOutLayers(weights));
-  const blockwiseHf = await makeBlockwise('blockwiseHfLayout', weights);
-  const mono = await MonolithicModel.create(weights, maxSeqLen, threads, 'in-out');
+  const mono = await MonolithicModel.create(weights, maxSeqLen, threads);
   const monolithic: Engine = { name: 'monolithic', reset: () => mono.reset(), step: (ids) => mono.step(ids) };
-  const engines: Engine[] = [blockwise, blockwiseHf, monolithic];
+  const engines: Engine[] = [blockwise, monolithic];
 
   // A fixed pseudo-random prompt; decode feeds the block-wise engine's greedy tokens to both.
   let s = 12345;
   const prompt = Array.from({ length: promptTokens }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % config.vocabSize);
 
-  // Validate first: every engine must give the monolithic graph's logits on prefill and decode steps.
+  // Validate first: the block-wise engine must give the monolithic graph's logits on prefill and decode steps.
   let worst = 0;
   const decodeIds: number[] = [];
   const validateSteps = Math.min(decodeTokens, 8);
   let logits = await Promise.all(engines.map((e) => e.step(prompt)));
   for (let i = 0; i < decodeTokens; i++) {
     // All engines have run the same tokens while i ≤ validateSteps.
-    if (i <= validateSteps) for (const l of logits.slice(0, -1)) worst = Math.max(worst, relativeMaxError(l, logits[logits.length - 1]));
+    if (i <= validateSteps) worst = Math.max(worst, relativeMaxError(logits[0], logits[1]));
     const next = argmax(logits[0]);
     decodeIds.push(next);
     if (i < validateSteps) logits = await Promise.all(engines.map((e) => e.step([next])));
     else logits[0] = await blockwise.step([next]);
   }
   if (!(worst <= 1e-4)) throw new Error(`validation failed: block-wise vs monolithic logits differ, max|Δ|/max|ref| = ${worst}`);
-  console.log(`validated: block-wise (both layouts) vs monolithic max|Δ|/max|ref| = ${worst.toExponential(2)} over prefill + ${validateSteps} decode steps`);
+  console.log(`validated: block-wise vs monolithic max|Δ|/max|ref| = ${worst.toExponential(2)} over prefill + ${validateSteps} decode steps`);
   const timings: Record<EngineName, { prefill: number[]; decode: number[]; decodeCpuMs: number[] }> = {
     blockwise: { prefill: [], decode: [], decodeCpuMs: [] },
-    blockwiseHfLayout: { prefill: [], decode: [], decodeCpuMs: [] },
     monolithic: { prefill: [], decode: [], decodeCpuMs: [] },
   };
   // Warm-up round, then alternate engines so load from other processes hits both alike.
@@ -154,7 +144,6 @@ async function main(): Promise<number> {
     decodeCpuMsPerToken: Number(median(timings[name].decodeCpuMs).toFixed(3)),
   });
   const block = fig('blockwise');
-  const blockHf = fig('blockwiseHfLayout');
   const monoFig = fig('monolithic');
   const result = {
     date: new Date().toISOString(),
@@ -167,23 +156,19 @@ async function main(): Promise<number> {
     cpu: `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} logical cores)`,
     validationMaxRelError: worst,
     blockwise: block,
-    blockwiseHfLayout: blockHf,
     monolithic: monoFig,
     decodeRatio: Number((block.decodeTokensPerSec / monoFig.decodeTokensPerSec).toFixed(3)),
     decodeCpuRatio: Number((monoFig.decodeCpuMsPerToken / block.decodeCpuMsPerToken).toFixed(3)),
     prefillRatio: Number((block.prefillTokensPerSec / monoFig.prefillTokensPerSec).toFixed(3)),
-    hfLayoutDecodeRatio: Number((blockHf.decodeTokensPerSec / monoFig.decodeTokensPerSec).toFixed(3)),
     decodeTarget: 0.8,
   };
   console.log(`prefill tokens/s  block-wise ${block.prefillTokensPerSec}  monolithic ${monoFig.prefillTokensPerSec}  ratio ${result.prefillRatio}`);
   console.log(`decode tokens/s   block-wise ${block.decodeTokensPerSec}  monolithic ${monoFig.decodeTokensPerSec}  ratio ${result.decodeRatio} (target ≥ 0.8)`);
   console.log(`decode CPU ms/token block-wise ${block.decodeCpuMsPerToken}  monolithic ${monoFig.decodeCpuMsPerToken}  ratio ${result.decodeCpuRatio}`);
-  console.log(`HF-layout block-wise: prefill ${blockHf.prefillTokensPerSec} tokens/s, decode ${blockHf.decodeTokensPerSec} tokens/s (ratio ${result.hfLayoutDecodeRatio})`);
   mkdirSync(dirname(values.out!), { recursive: true });
   writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${values.out}`);
-  await blockwise.dispose();
-  await blockwiseHf.dispose();
+  await runner.dispose();
   await mono.dispose();
   return 0;
 }

@@ -1,11 +1,10 @@
 // The whole model as ONE onnx graph with every weight an initializer: the baseline engine-bench compares against.
 
 import type { ModelConfig } from '../runtime/model/model-config.js';
-import type { WeightLayout, WeightProvider } from '../runtime/engine/runner-types.js';
+import type { WeightProvider } from '../runtime/engine/runner-types.js';
 import { DType, GraphBuilder } from '../runtime/engine/onnx-builder.js';
 import { blockWeightShapes, emitBlock, emitHead, emitRopeInputs, type BlockWeightNames } from '../runtime/engine/block-graph.js';
 import { SequenceKvCache } from '../runtime/engine/kv-cache.js';
-import { toInOutLayout, transpose2d } from '../runtime/engine/weight-layout.js';
 import { RopeTables } from '../runtime/engine/rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from '../runtime/engine/ort-session.js';
 
@@ -14,11 +13,8 @@ const pastV = (l: number) => `past_v_${l}`;
 const newK = (l: number) => `new_k_${l}`;
 const newV = (l: number) => `new_v_${l}`;
 
-/**
- * Same nodes as the block-wise engine (emitBlock/emitHead), same KV-cache inputs/outputs,
- * weights baked in as initializers in `layout` (onnxruntime prepacks them).
- */
-export async function buildMonolithicGraph(weights: WeightProvider, layout: WeightLayout): Promise<Uint8Array> {
+/** Same nodes as the block-wise engine (emitBlock/emitHead), same KV-cache inputs/outputs, weights baked in. */
+export async function buildMonolithicGraph(weights: WeightProvider): Promise<Uint8Array> {
   const config = weights.config;
   const { hiddenSize: H, numKvHeads, headDim } = config;
   const g = new GraphBuilder('edgewise_monolithic');
@@ -27,12 +23,11 @@ export async function buildMonolithicGraph(weights: WeightProvider, layout: Weig
   const embedding = g.initializer('embedding', [config.vocabSize, H], weights.embedding());
   let hidden = g.op('Gather', [embedding, ids], { axis: 0 });
   for (let l = 0; l < config.numLayers; l++) {
-    const hfLayer = await weights.layer(l);
-    const lw = layout === 'in-out' ? toInOutLayout(hfLayer, config) : hfLayer;
+    const lw = await weights.layer(l);
     const names = Object.fromEntries(
       (['qBias', 'kBias', 'vBias', 'oBias', 'gateBias', 'upBias', 'downBias'] as const).map((k) => [k, null]),
     ) as BlockWeightNames;
-    for (const { key, dims } of blockWeightShapes(config, layout)) {
+    for (const { key, dims } of blockWeightShapes(config)) {
       // Copy: providers may reuse their buffers after the next layer() call.
       names[key] = g.initializer(`l${l}_${key}`, dims, Float32Array.from(lw[key]!));
     }
@@ -40,7 +35,7 @@ export async function buildMonolithicGraph(weights: WeightProvider, layout: Weig
       pastK: g.input(pastK(l), DType.float, ['L', numKvHeads, headDim]),
       pastV: g.input(pastV(l), DType.float, ['L', numKvHeads, headDim]),
     };
-    const out = emitBlock(g, config, { hidden, cos3, sin3, slots: [slot], splitSizes: null, weights: names, layout });
+    const out = emitBlock(g, config, { hidden, cos3, sin3, slots: [slot], splitSizes: null, weights: names });
     hidden = out.hidden;
     g.op('Identity', [out.newK[0]], {}, newK(l));
     g.op('Identity', [out.newV[0]], {}, newV(l));
@@ -50,14 +45,8 @@ export async function buildMonolithicGraph(weights: WeightProvider, layout: Weig
   // Logits of the last position only, like the block-wise runner without allLogits.
   const last = g.op('Slice', [hidden, g.constInt64([-1]), g.constInt64([2 ** 62]), g.constInt64([0])]);
   const norm = g.initializer('final_norm', [H], weights.finalNorm());
-  const V = config.vocabSize;
-  const lmHead =
-    layout === 'in-out'
-      ? g.initializer('lm_head', [H, V], transpose2d(weights.lmHead(), V, H))
-      : config.tieWordEmbeddings
-        ? embedding
-        : g.initializer('lm_head', [V, H], weights.lmHead());
-  g.op('Identity', [emitHead(g, config, last, norm, lmHead, layout)], {}, 'logits');
+  const lmHead = config.tieWordEmbeddings ? embedding : g.initializer('lm_head', [config.vocabSize, H], weights.lmHead());
+  g.op('Identity', [emitHead(g, config, last, norm, lmHead)], {}, 'logits');
   g.output('logits', DType.float, [1, config.vocabSize]);
   return g.toBytes();
 }
@@ -76,8 +65,8 @@ export class MonolithicModel {
     this.seq = this.freshSequence();
   }
 
-  static async create(weights: WeightProvider, maxSeqLen: number, threads: number | undefined, layout: WeightLayout): Promise<MonolithicModel> {
-    const session = await createSession(await buildMonolithicGraph(weights, layout), threads, 'monolithic');
+  static async create(weights: WeightProvider, maxSeqLen: number, threads: number | undefined): Promise<MonolithicModel> {
+    const session = await createSession(await buildMonolithicGraph(weights), threads, 'monolithic');
     return new MonolithicModel(weights.config, session, maxSeqLen);
   }
 

@@ -1,32 +1,28 @@
 // Emits the Llama transformer block (and the final norm + LM head) as ONNX nodes; builds the per-block graph.
 
 import type { ModelConfig } from '../model/model-config.js';
-import type { LayerWeights, WeightLayout } from './runner-types.js';
+import type { LayerWeights } from './runner-types.js';
 import { DType, GraphBuilder } from './onnx-builder.js';
 
 /** Graph value names of one block's weights (graph inputs here, initializers in a monolithic graph). */
-export type BlockWeightNames = { [K in WeightKey]: string | null };
+export type BlockWeightNames = { [K in keyof LayerWeights]: string | null };
 
-/** Keys of LayerWeights that hold tensors (everything but `layout`). */
-export type WeightKey = Exclude<keyof LayerWeights, 'layout'>;
-
-/** The weight tensors a block graph takes, with their shapes in `layout`; biases only when the config has them. */
-export function blockWeightShapes(config: ModelConfig, layout: WeightLayout = 'out-in'): { key: WeightKey; dims: number[] }[] {
+/** The weight tensors a block graph takes, with their shapes; biases only when the config has them. */
+export function blockWeightShapes(config: ModelConfig): { key: keyof LayerWeights; dims: number[] }[] {
   const H = config.hiddenSize;
   const q = config.numHeads * config.headDim;
   const kv = config.numKvHeads * config.headDim;
   const I = config.intermediateSize;
-  const lin = (out: number, inp: number) => (layout === 'out-in' ? [out, inp] : [inp, out]);
-  const shapes: { key: WeightKey; dims: number[] }[] = [
+  const shapes: { key: keyof LayerWeights; dims: number[] }[] = [
     { key: 'inputNorm', dims: [H] },
-    { key: 'qProj', dims: lin(q, H) },
-    { key: 'kProj', dims: lin(kv, H) },
-    { key: 'vProj', dims: lin(kv, H) },
-    { key: 'oProj', dims: lin(H, q) },
+    { key: 'qProj', dims: [q, H] },
+    { key: 'kProj', dims: [kv, H] },
+    { key: 'vProj', dims: [kv, H] },
+    { key: 'oProj', dims: [H, q] },
     { key: 'postAttentionNorm', dims: [H] },
-    { key: 'gateProj', dims: lin(I, H) },
-    { key: 'upProj', dims: lin(I, H) },
-    { key: 'downProj', dims: lin(H, I) },
+    { key: 'gateProj', dims: [I, H] },
+    { key: 'upProj', dims: [I, H] },
+    { key: 'downProj', dims: [H, I] },
   ];
   if (config.attentionBias) shapes.push({ key: 'qBias', dims: [q] }, { key: 'kBias', dims: [kv] }, { key: 'vBias', dims: [kv] });
   if (config.outputBias) shapes.push({ key: 'oBias', dims: [H] });
@@ -41,11 +37,9 @@ export function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: num
   return g.op('Mul', [weight, g.op('Mul', [x, inv])]);
 }
 
-/** x [T, in] · W (+ b): Gemm with transB for the HF [out, in] layout, MatMul for [in, out]. */
-export function emitLinear(g: GraphBuilder, x: string, weight: string, bias: string | null, layout: WeightLayout = 'out-in'): string {
-  if (layout === 'out-in') return g.op('Gemm', bias === null ? [x, weight] : [x, weight, bias], { transB: 1 });
-  const y = g.op('MatMul', [x, weight]);
-  return bias === null ? y : g.op('Add', [y, bias]);
+/** x [T, in] · Wᵀ (+ b) with W in the HF [out, in] layout, so no transposed copy is ever made. */
+export function emitLinear(g: GraphBuilder, x: string, weight: string, bias: string | null): string {
+  return g.op('Gemm', bias === null ? [x, weight] : [x, weight, bias], { transB: 1 });
 }
 
 /** Rotate-half RoPE: x*cos + cat(-x2, x1)*sin on x [T, heads, headDim], cos/sin [T, 1, headDim]. */
@@ -103,7 +97,6 @@ export interface BlockIo {
   slots: { pastK: string; pastV: string }[]; // one per sequence, [L_i, kvH, hd]
   splitSizes: string | null; // int64 [numSlots] tokens per sequence; null when one slot
   weights: BlockWeightNames;
-  layout: WeightLayout; // of the Linear weights
 }
 
 /** Emits one block; returns the output hidden [T, H] and per slot the new K (RoPE applied) / V [S_i, kvH, hd]. */
@@ -114,15 +107,14 @@ export function emitBlock(
 ): { hidden: string; newK: string[]; newV: string[] } {
   const { numHeads, numKvHeads, headDim, rmsNormEps } = config;
   const w = io.weights;
-  const linear = (x: string, weight: string | null, bias: string | null) => emitLinear(g, x, need(weight), bias, io.layout);
   const need = (name: string | null): string => {
     if (name === null) throw new Error('missing block weight name');
     return name;
   };
   const h = emitRmsNorm(g, io.hidden, need(w.inputNorm), rmsNormEps);
-  const q = g.op('Reshape', [linear(h, w.qProj, w.qBias), g.constInt64([-1, numHeads, headDim])]);
-  const k = g.op('Reshape', [linear(h, w.kProj, w.kBias), g.constInt64([-1, numKvHeads, headDim])]);
-  const v = g.op('Reshape', [linear(h, w.vProj, w.vBias), g.constInt64([-1, numKvHeads, headDim])]);
+  const q = g.op('Reshape', [emitLinear(g, h, need(w.qProj), w.qBias), g.constInt64([-1, numHeads, headDim])]);
+  const k = g.op('Reshape', [emitLinear(g, h, need(w.kProj), w.kBias), g.constInt64([-1, numKvHeads, headDim])]);
+  const v = g.op('Reshape', [emitLinear(g, h, need(w.vProj), w.vBias), g.constInt64([-1, numKvHeads, headDim])]);
   const qr = emitRope(g, q, io.cos3, io.sin3, headDim);
   const kr = emitRope(g, k, io.cos3, io.sin3, headDim);
   const n = io.slots.length;
@@ -138,12 +130,12 @@ export function emitBlock(
   const vs = split(v);
   const attnParts = io.slots.map((slot, i) => emitSequenceAttention(g, config, qs[i], slot.pastK, slot.pastV, ks[i], vs[i]));
   const attn = n === 1 ? attnParts[0] : g.op('Concat', attnParts, { axis: 0 });
-  const x2 = g.op('Add', [io.hidden, linear(attn, w.oProj, w.oBias)]);
+  const x2 = g.op('Add', [io.hidden, emitLinear(g, attn, need(w.oProj), w.oBias)]);
   const h2 = emitRmsNorm(g, x2, need(w.postAttentionNorm), rmsNormEps);
-  const gate = linear(h2, w.gateProj, w.gateBias);
-  const up = linear(h2, w.upProj, w.upBias);
+  const gate = emitLinear(g, h2, need(w.gateProj), w.gateBias);
+  const up = emitLinear(g, h2, need(w.upProj), w.upBias);
   const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SiLU(gate) * up
-  const out = g.op('Add', [x2, linear(act, w.downProj, w.downBias)]);
+  const out = g.op('Add', [x2, emitLinear(g, act, need(w.downProj), w.downBias)]);
   return { hidden: out, newK: ks, newV: vs };
 }
 
@@ -163,7 +155,7 @@ export const blockInputName = {
   splitSizes: 'split_sizes',
   pastK: (slot: number) => `past_k_${slot}`,
   pastV: (slot: number) => `past_v_${slot}`,
-  weight: (key: WeightKey) => `w_${key}`,
+  weight: (key: keyof LayerWeights) => `w_${key}`,
 } as const;
 export const blockOutputName = {
   hidden: 'hidden_out',
@@ -175,7 +167,7 @@ export const blockOutputName = {
  * One block for `numSlots` sequences with every weight a graph input, so one session serves
  * every layer and weights can come from just-in-time decompressed buffers.
  */
-export function buildBlockGraph(config: ModelConfig, numSlots: number, layout: WeightLayout): Uint8Array {
+export function buildBlockGraph(config: ModelConfig, numSlots: number): Uint8Array {
   const { hiddenSize: H, numKvHeads, headDim } = config;
   const g = new GraphBuilder(`edgewise_block_${numSlots}`);
   const hidden = g.input(blockInputName.hidden, DType.float, ['T', H]);
@@ -188,8 +180,8 @@ export function buildBlockGraph(config: ModelConfig, numSlots: number, layout: W
   const weights = Object.fromEntries(
     (['qBias', 'kBias', 'vBias', 'oBias', 'gateBias', 'upBias', 'downBias'] as const).map((k) => [k, null]),
   ) as BlockWeightNames;
-  for (const { key, dims } of blockWeightShapes(config, layout)) weights[key] = g.input(blockInputName.weight(key), DType.float, dims);
-  const out = emitBlock(g, config, { hidden, cos3, sin3, slots, splitSizes, weights, layout });
+  for (const { key, dims } of blockWeightShapes(config)) weights[key] = g.input(blockInputName.weight(key), DType.float, dims);
+  const out = emitBlock(g, config, { hidden, cos3, sin3, slots, splitSizes, weights });
   g.op('Identity', [out.hidden], {}, blockOutputName.hidden);
   g.output(blockOutputName.hidden, DType.float, ['T', H]);
   for (let i = 0; i < numSlots; i++) {
@@ -201,29 +193,21 @@ export function buildBlockGraph(config: ModelConfig, numSlots: number, layout: W
   return g.toBytes();
 }
 
-/** Final RMSNorm + LM head: hidden [N, H] → logits [N, vocab]; the LM head is [vocab, H] ('out-in') or [H, vocab]. */
-export function emitHead(
-  g: GraphBuilder,
-  config: ModelConfig,
-  hidden: string,
-  normWeight: string,
-  lmHead: string,
-  layout: WeightLayout = 'out-in',
-): string {
-  return emitLinear(g, emitRmsNorm(g, hidden, normWeight, config.rmsNormEps), lmHead, null, layout);
+/** Final RMSNorm + LM head: hidden [N, H] → logits [N, vocab]; weights are inputs or initializers named by the caller. */
+export function emitHead(g: GraphBuilder, config: ModelConfig, hidden: string, normWeight: string, lmHead: string): string {
+  return emitLinear(g, emitRmsNorm(g, hidden, normWeight, config.rmsNormEps), lmHead, null);
 }
 
 export const headInputName = { hidden: 'hidden', norm: 'final_norm', lmHead: 'lm_head' } as const;
 export const headOutputName = 'logits';
 
 /** The head graph with its weights as inputs (the LM head matrix is never copied into a session). */
-export function buildHeadGraph(config: ModelConfig, layout: WeightLayout): Uint8Array {
-  const { vocabSize: V, hiddenSize: H } = config;
+export function buildHeadGraph(config: ModelConfig): Uint8Array {
   const g = new GraphBuilder('edgewise_head');
-  const hidden = g.input(headInputName.hidden, DType.float, ['N', H]);
-  const norm = g.input(headInputName.norm, DType.float, [H]);
-  const lm = g.input(headInputName.lmHead, DType.float, layout === 'out-in' ? [V, H] : [H, V]);
-  g.op('Identity', [emitHead(g, config, hidden, norm, lm, layout)], {}, headOutputName);
-  g.output(headOutputName, DType.float, ['N', V]);
+  const hidden = g.input(headInputName.hidden, DType.float, ['N', config.hiddenSize]);
+  const norm = g.input(headInputName.norm, DType.float, [config.hiddenSize]);
+  const lm = g.input(headInputName.lmHead, DType.float, [config.vocabSize, config.hiddenSize]);
+  g.op('Identity', [emitHead(g, config, hidden, norm, lm)], {}, headOutputName);
+  g.output(headOutputName, DType.float, ['N', config.vocabSize]);
   return g.toBytes();
 }

@@ -9,7 +9,6 @@ import { createRunner } from './create-runner.js';
 import { createRandomWeights, tinyConfig } from './random-weights.js';
 import { referenceForward, relativeMaxError } from './reference-forward.js';
 import { computeInvFreq } from './rope.js';
-import { transpose2d, withInOutLayers } from './weight-layout.js';
 import { EdgewiseError } from '../errors.js';
 
 const TOLERANCE = 1e-4;
@@ -84,11 +83,8 @@ const variants: { name: string; config: ModelConfig }[] = [
 ];
 
 for (const { name, config } of variants) {
-  for (const layout of ['out-in', 'in-out'] as const) {
-  test(`ort runner matches the reference: ${name}, ${layout} weights (prefill all logits, then decode)`, async () => {
-    const hfWeights = createRandomWeights(config, 7);
-    const weights = layout === 'in-out' ? withInOutLayers(hfWeights) : hfWeights;
-    assert.equal((await weights.layer(0, { layout: 'in-out' })).layout ?? 'out-in', layout);
+  test(`ort runner matches the reference: ${name} (prefill all logits, then decode)`, async () => {
+    const weights = createRandomWeights(config, 7);
     const tokens = randomTokens(14, config.vocabSize, 3);
     await checkScenario(weights, [{ seqId: 1, tokens }], [
       [{ seqId: 1, count: 9, allLogits: true }],
@@ -97,23 +93,7 @@ for (const { name, config } of variants) {
       [{ seqId: 1, count: 1 }],
     ]);
   });
-  }
 }
-
-test('transpose2d and the in-out provider serve exact transposes', async () => {
-  const a = Float32Array.from({ length: 35 * 70 }, (_, i) => (i * 7919) % 1009);
-  const t = transpose2d(a, 35, 70);
-  for (const [r, c] of [[0, 0], [3, 69], [34, 5], [17, 33]]) assert.equal(t[c * 35 + r], a[r * 70 + c]);
-  const config = tinyConfig({ attentionBias: true });
-  const hf = createRandomWeights(config, 2);
-  const lw = await hf.layer(1);
-  const io = await withInOutLayers(hf).layer(1, { layout: 'in-out' });
-  const q = config.numHeads * config.headDim;
-  assert.equal(io.layout, 'in-out');
-  assert.equal(io.qProj[5 * q + 3], lw.qProj[3 * config.hiddenSize + 5]); // element (out 3, in 5)
-  assert.equal(io.qBias, lw.qBias);
-  assert.equal((await withInOutLayers(hf).layer(1)).layout ?? 'out-in', 'out-in', 'no request, HF layout');
-});
 
 test('llama3 scaling leaves high frequencies, divides low ones, smooths the band between', () => {
   const config = tinyConfig({

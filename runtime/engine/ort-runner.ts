@@ -1,16 +1,12 @@
 // ModelRunner on onnxruntime-node: one session.run per transformer block per step, weights fed as inputs.
 
 import type { ModelConfig } from '../model/model-config.js';
-import type { BatchEntry, ModelRunner, SequenceOptions, WeightLayout, WeightProvider } from './runner-types.js';
+import type { BatchEntry, LayerWeights, ModelRunner, SequenceOptions, WeightProvider } from './runner-types.js';
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
-import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName, type WeightKey } from './block-graph.js';
-import { transpose2d } from './weight-layout.js';
+import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName } from './block-graph.js';
 import { SequenceKvCache } from './kv-cache.js';
 import { RopeTables } from './rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from './ort-session.js';
-
-/** A transposed copy of the LM head is kept when it is at most this big (see the NOTE on layouts). */
-const LM_HEAD_TRANSPOSE_MAX_BYTES = 64 * 2 ** 20;
 
 export interface OrtRunnerOptions {
   /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
@@ -30,13 +26,6 @@ export interface OrtRunnerOptions {
  * layer. Batch-1 decode thus runs exactly one session.run per block with no mask/padding
  * overhead beyond the monolithic graph's; com.microsoft.GroupQueryAttention was not used
  * because it needs every sequence in a batch to add the same number of tokens.
- *
- * NOTE: weight layouts. Batch-1 decode is a GEMV that streams every weight once per step, and
- * onnxruntime's CPU MatMul over an [in, out] matrix fed as an input streamed a 256x4096
- * weight about 1.6x faster than Gemm(transB) over the HF [out, in] one when the weights are
- * not in cache (measured here: 281 vs 446 µs; prepacked initializers 312-338 µs). So the
- * runner asks providers for 'in-out' layers and keeps one graph per layout for those that
- * serve 'out-in'; the LM head is transposed once when that copy is small.
  */
 export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
   const config = weights.config;
@@ -45,29 +34,16 @@ export async function createOrtRunner(weights: WeightProvider, options: OrtRunne
   }
   const maxSeqLen = options.maxSeqLen ?? Math.min(config.maxPositionEmbeddings, 4096);
   if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
-  const V = config.vocabSize;
-  const H = config.hiddenSize;
-  const lmHead: LmHead =
-    V * H * 4 <= LM_HEAD_TRANSPOSE_MAX_BYTES
-      ? { layout: 'in-out', data: transpose2d(weights.lmHead(), V, H), dims: [H, V] }
-      : { layout: 'out-in', data: null, dims: [V, H] };
-  const head = await createSession(buildHeadGraph(config, lmHead.layout), options.threads, 'LM head');
-  return new OrtRunner(weights, config, maxSeqLen, options.threads, head, lmHead);
-}
-
-/** The LM head as the head graph takes it; `data` null means the provider's own [vocab, hidden] matrix. */
-interface LmHead {
-  layout: WeightLayout;
-  data: Float32Array | null;
-  dims: number[];
+  const head = await createSession(buildHeadGraph(config), options.threads, 'LM head');
+  return new OrtRunner(weights, config, maxSeqLen, options.threads, head);
 }
 
 class OrtRunner implements ModelRunner {
   private readonly sequences = new Map<number, SequenceKvCache>();
-  private readonly blockSessions = new Map<string, Promise<GraphSession>>();
+  private readonly blockSessions = new Map<number, Promise<GraphSession>>();
   private readonly rope: RopeTables;
   private readonly rowSize: number; // kvHeads * headDim
-  private readonly weightKeys: Record<WeightLayout, { key: WeightKey; dims: number[] }[]>;
+  private readonly weightKeys: { key: keyof LayerWeights; dims: number[] }[];
   private busy = false;
   private disposed = false;
 
@@ -77,11 +53,10 @@ class OrtRunner implements ModelRunner {
     readonly maxSeqLen: number,
     private readonly threads: number | undefined,
     private readonly headSession: GraphSession,
-    private readonly lmHead: LmHead,
   ) {
     this.rope = new RopeTables(config, maxSeqLen);
     this.rowSize = config.numKvHeads * config.headDim;
-    this.weightKeys = { 'out-in': blockWeightShapes(config, 'out-in'), 'in-out': blockWeightShapes(config, 'in-out') };
+    this.weightKeys = blockWeightShapes(config);
   }
 
   createSequence(seqId: number, options?: SequenceOptions): void {
@@ -111,13 +86,12 @@ class OrtRunner implements ModelRunner {
     return seq;
   }
 
-  private blockSession(numSlots: number, layout: WeightLayout): Promise<GraphSession> {
-    const key = `${layout}/${numSlots}`;
-    let session = this.blockSessions.get(key);
+  private blockSession(numSlots: number): Promise<GraphSession> {
+    let session = this.blockSessions.get(numSlots);
     if (session === undefined) {
-      session = createSession(buildBlockGraph(this.config, numSlots, layout), this.threads, `${numSlots}-sequence block`);
-      this.blockSessions.set(key, session);
-      session.catch(() => this.blockSessions.delete(key));
+      session = createSession(buildBlockGraph(this.config, numSlots), this.threads, `${numSlots}-sequence block`);
+      this.blockSessions.set(numSlots, session);
+      session.catch(() => this.blockSessions.delete(numSlots));
     }
     return session;
   }
@@ -219,9 +193,8 @@ class OrtRunner implements ModelRunner {
     sin: Float32Array,
   ): Promise<Float32Array> {
     const { hiddenSize: H, numKvHeads: kvH, headDim: hd } = this.config;
-    const lw = await this.weights.layer(layer, { layout: 'in-out' });
-    const layout = lw.layout ?? 'out-in';
-    const session = await this.blockSession(seqs.length, layout);
+    const session = await this.blockSession(seqs.length);
+    const lw = await this.weights.layer(layer);
     const total = hidden.length / H;
     const feeds: Record<string, ort.Tensor> = {
       [blockInputName.hidden]: floatTensor(hidden, [total, H]),
@@ -241,7 +214,7 @@ class OrtRunner implements ModelRunner {
       fetches[blockOutputName.newK(i)] = floatTensor(fresh.keys, [counts[i], kvH, hd]);
       fetches[blockOutputName.newV(i)] = floatTensor(fresh.values, [counts[i], kvH, hd]);
     });
-    for (const { key, dims } of this.weightKeys[layout]) {
+    for (const { key, dims } of this.weightKeys) {
       const data = lw[key];
       if (data === null) throw new EdgewiseError('model_format', `layer ${layer}: weight ${key} is missing`);
       feeds[blockInputName.weight(key)] = floatTensor(data, dims);
@@ -275,7 +248,7 @@ class OrtRunner implements ModelRunner {
       result = await this.headSession.run({
         [headInputName.hidden]: floatTensor(rows, [numRows, H]),
         [headInputName.norm]: floatTensor(this.weights.finalNorm(), [H]),
-        [headInputName.lmHead]: floatTensor(this.lmHead.data ?? this.weights.lmHead(), this.lmHead.dims),
+        [headInputName.lmHead]: floatTensor(this.weights.lmHead(), [V, H]),
       }, { [headOutputName]: null });
     } catch (err) {
       throw new EdgewiseError('engine_fatal', `LM head failed in onnxruntime: ${(err as Error).message}`, { cause: err });

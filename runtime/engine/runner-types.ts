@@ -3,26 +3,11 @@
 import type { ModelConfig } from '../model/model-config.js';
 
 /**
- * How the Linear weights (q/k/v/o/gate/up/down) of a LayerWeights are laid out:
- * 'out-in' is the Hugging Face [outFeatures, inFeatures]; 'in-out' is its transpose, which
- * onnxruntime's CPU MatMul streams faster at batch-1 decode (see runtime/engine/ort-runner.ts).
- */
-export type WeightLayout = 'out-in' | 'in-out';
-
-/** What a caller would like from `WeightProvider.layer`; providers may ignore it. */
-export interface LayerRequest {
-  /** Preferred Linear layout; the returned `layout` field says what was actually served. */
-  layout?: WeightLayout;
-}
-
-/**
  * Weights of one transformer block in fp32, row-major in the Hugging Face layout
- * (a Linear weight is [outFeatures, inFeatures]) unless `layout` says 'in-out'. Buffers may be
- * reused by the provider after the block has run: callers must not keep them across `layer()` calls.
+ * (a Linear weight is [outFeatures, inFeatures]). Buffers may be reused by the provider
+ * after the block has run: callers must not keep them across `layer()` calls.
  */
 export interface LayerWeights {
-  /** Layout of the Linear weights below; absent means 'out-in' (Hugging Face). Norms and biases are 1-D either way. */
-  layout?: WeightLayout;
   inputNorm: Float32Array; // [hidden]
   qProj: Float32Array; // [numHeads*headDim, hidden]
   kProj: Float32Array; // [numKvHeads*headDim, hidden]
@@ -53,11 +38,8 @@ export interface WeightProvider {
   finalNorm(): Float32Array;
   /** [vocab, hidden]; the embedding itself when tied. */
   lmHead(): Float32Array;
-  /**
-   * Weights of block `layerIndex` (0-based), decoded if needed. Without a request (or when the
-   * provider cannot honour it) the layout is 'out-in'.
-   */
-  layer(layerIndex: number, request?: LayerRequest): Promise<LayerWeights>;
+  /** Weights of block `layerIndex` (0-based), decoded if needed. */
+  layer(layerIndex: number): Promise<LayerWeights>;
   close(): void;
 }
 
