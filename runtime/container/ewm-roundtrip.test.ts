@@ -96,31 +96,44 @@ test('F16 is lossless; F32 needs a flag: kept raw (lossless) or cast to BF16 (eq
   }
 });
 
+async function stepLogits(path: string, prompt: number[]): Promise<Float32Array[]> {
+  const model = await loadModel(path);
+  assert.equal(model.format, path.endsWith('.ewm') ? 'ewm' : 'hf-folder');
+  const runner = await createRunner(model.weights, { backend: 'cpu', threads: 1 });
+  try {
+    runner.createSequence(1);
+    const steps = [await runner.step([{ seqId: 1, tokenIds: prompt, allLogits: true }])];
+    for (const id of [17, 31, 5]) steps.push(await runner.step([{ seqId: 1, tokenIds: [id] }]));
+    return steps.map(([l]) => l.slice());
+  } finally {
+    await runner.dispose();
+    model.weights.close();
+  }
+}
+
+function assertBitIdentical(container: Float32Array[], folder: Float32Array[], label: string): void {
+  assert.equal(container.length, folder.length);
+  for (let s = 0; s < folder.length; s++) {
+    assert.ok(folder[s].some((v) => v !== 0), 'logits are not all zero');
+    assert.deepEqual(new Uint32Array(container[s].buffer), new Uint32Array(folder[s].buffer), `${label}: step ${s} logits differ`);
+  }
+}
+
 test('logits from the container are bit-identical to the folder path (same runner, same inputs)', async () => {
   const ewm = join(work, 'default-logits.ewm');
   convertToEwm(defaultModel, ewm);
   const meta = await loadTokenizerAndTemplate(ewm);
   assert.ok(meta.tokenizer !== null, 'tokenizer travels in the container');
   const prompt = meta.tokenizer!.encode('The quick brown fox jumps over the lazy dog', { addSpecialTokens: true });
-  const logitsOf = async (path: string): Promise<Float32Array[]> => {
-    const model = await loadModel(path);
-    assert.equal(model.format, path.endsWith('.ewm') ? 'ewm' : 'hf-folder');
-    const runner = await createRunner(model.weights, { backend: 'cpu', threads: 1 });
-    try {
-      runner.createSequence(1);
-      const steps = [await runner.step([{ seqId: 1, tokenIds: prompt, allLogits: true }])];
-      for (const id of [17, 301, 5]) steps.push(await runner.step([{ seqId: 1, tokenIds: [id] }]));
-      return steps.map(([l]) => l.slice());
-    } finally {
-      await runner.dispose();
-      model.weights.close();
-    }
-  };
-  const folder = await logitsOf(defaultModel);
-  const container = await logitsOf(ewm);
-  assert.equal(container.length, folder.length);
-  for (let s = 0; s < folder.length; s++) {
-    assert.ok(folder[s].some((v) => v !== 0), 'logits are not all zero');
-    assert.deepEqual(new Uint32Array(container[s].buffer), new Uint32Array(folder[s].buffer), `step ${s} logits differ`);
+  assertBitIdentical(await stepLogits(ewm, prompt), await stepLogits(defaultModel, prompt), 'default model');
+});
+
+test('F16 fixture and an F32 fixture kept raw also give bit-identical logits', async () => {
+  const cases: [string, Parameters<typeof convertToEwm>[2]][] = [['mistral', {}], ['qwen2-bias', { keepFp32: true }]];
+  for (const [name, options] of cases) {
+    const ewm = join(work, `${name}-logits.ewm`);
+    convertToEwm(join(fixtures, name), ewm, options);
+    const prompt = [1, 7, 3, 9, 4];
+    assertBitIdentical(await stepLogits(ewm, prompt), await stepLogits(join(fixtures, name), prompt), name);
   }
 });
