@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ModelFormatError, UnsupportedModelError } from '../errors.js';
+import { EdgewiseError, ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { SafetensorsCheckpoint } from './safetensors-checkpoint.js';
 import { SafetensorsFile } from './safetensors.js';
 import { writeSafetensors } from './safetensors-writer.js';
@@ -155,4 +155,38 @@ test('sharded checkpoint: tensors from two shards via the index; a wrong index e
   assert.throws(() => SafetensorsCheckpoint.openFolder(shardDir), /model-00009\.safetensors: cannot open/);
   const empty = mkdtempSync(join(dir, 'empty-'));
   assert.throws(() => SafetensorsCheckpoint.openFolder(empty), /no model\.safetensors or model\.safetensors\.index\.json/);
+});
+
+test('fuzz: corrupted or cut files either open and read, or fail with a typed error (never a crash)', () => {
+  const good = join(dir, 'fuzz-src.safetensors');
+  writeSafetensors(good, [
+    { name: 'a', dtype: 'BF16', shape: [4, 4], data: randomF32(16, 8) },
+    { name: 'b', dtype: 'F16', shape: [8], data: new Uint8Array(16).fill(0x3c) },
+    { name: 'c', dtype: 'F32', shape: [3], data: randomF32(3, 9) },
+  ]);
+  const bytes = readFileSync(good);
+  const headerEnd = 8 + Number(bytes.readBigUInt64LE(0));
+  const p = join(dir, 'fuzz.safetensors');
+  let seed = 2024;
+  const next = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+  let typedFailures = 0;
+  for (let round = 0; round < 300; round++) {
+    const copy = Buffer.from(bytes);
+    if (round % 3 === 0) {
+      writeFileSync(p, copy.subarray(0, next(copy.length)));
+    } else {
+      // Flip a few bytes, mostly in the length prefix and JSON header where parsing happens.
+      for (let k = 0; k < 1 + next(3); k++) copy[next(headerEnd + 8)] = next(256);
+      writeFileSync(p, copy);
+    }
+    try {
+      const f = SafetensorsFile.open(p);
+      for (const t of f.tensors()) f.readF32(t.name);
+      f.close();
+    } catch (err) {
+      assert.ok(err instanceof EdgewiseError, `round ${round}: ${(err as Error).stack}`);
+      typedFailures++;
+    }
+  }
+  assert.ok(typedFailures > 100, `most corruptions must be caught (${typedFailures})`);
 });
