@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { pino } from 'pino';
 import { EdgewiseServer } from '../server/app.js';
@@ -45,13 +46,15 @@ interface Arm {
   obs: Observability | null;
 }
 
-async function startArm(name: 'on' | 'off', engine: ServingEngine, collectorUrl: string): Promise<Arm> {
+async function startArm(name: 'on' | 'off', engine: ServingEngine, collectorUrl: string, parts: string[]): Promise<Arm> {
   const logger = pino({ level: 'silent' });
   const obs =
     name === 'on'
       ? createObservability({
           model: engine.modelId, numLayers: engine.config.numLayers, precision: 'fp32', engineStats: () => engine.stats(),
-          logger, tracing: { exporter: new OTLPTraceExporter({ url: collectorUrl }), serviceName: 'edgewise-bench' },
+          logger,
+          tracing: parts.includes('tracing') ? { exporter: new OTLPTraceExporter({ url: collectorUrl }), serviceName: 'edgewise-bench' } : null,
+          metrics: parts.includes('metrics'),
         })
       : null;
   const server = new EdgewiseServer({
@@ -59,6 +62,39 @@ async function startArm(name: 'on' | 'off', engine: ServingEngine, collectorUrl:
   });
   const port = await server.listen('127.0.0.1', 0);
   return { name, server, url: `http://127.0.0.1:${port}`, obs };
+}
+
+/**
+ * The observer's own CPU cost, timed in isolation: it is what the on-arm adds per token, and
+ * unlike the end-to-end rounds it does not drown in the noise of a shared machine.
+ */
+async function measureObserverCost(collectorUrl: string, tokensPerRequest: number): Promise<{ usPerToken: number; scrapeMs: number }> {
+  const obs = createObservability({
+    model: 'bench', numLayers: 8, precision: 'fp32', engineStats: () => ({ running: 8, waiting: 0 }),
+    logger: pino({ level: 'silent' }), tracing: { exporter: new OTLPTraceExporter({ url: collectorUrl }) },
+  });
+  const run = async (requests: number): Promise<number> => {
+    const t0 = performance.now();
+    for (let i = 0; i < requests; i++) {
+      const reqId = `bench-${i}`;
+      const base = { reqId, endpoint: 'completion' as const, transport: 'sse' as const };
+      obs.observer.onQueued({ ...base, model: 'bench', promptTokens: 32, numChoices: 1, startMs: Date.now() - 500 });
+      for (let t = 0; t < tokensPerRequest; t++) obs.observer.onTokens({ reqId, count: 1, sinceLastMs: t === 0 ? 0 : 12 });
+      obs.observer.onDone({
+        ...base, status: 'ok', finishReasons: ['length'], promptTokens: 32, completionTokens: tokensPerRequest,
+        ttftMs: 100, totalMs: 500, queueMs: 5,
+      });
+    }
+    await obs.tracer!.forceFlush();
+    return performance.now() - t0;
+  };
+  await run(200); // warm-up (JIT)
+  const ms = await run(1000);
+  const s0 = performance.now();
+  for (let i = 0; i < 20; i++) await obs.metrics!.scrape();
+  const scrapeMs = (performance.now() - s0) / 20;
+  await obs.shutdown();
+  return { usPerToken: (ms * 1000) / (1000 * tokensPerRequest), scrapeMs };
 }
 
 async function main(): Promise<void> {
@@ -71,6 +107,10 @@ async function main(): Promise<void> {
       model: { type: 'string', default: DEFAULT_MODEL },
       fake: { type: 'boolean', default: false },
       out: { type: 'string', default: 'observability-bench' },
+      /** What the on-arm turns on (to attribute a difference): tracing, metrics or both. */
+      'on-parts': { type: 'string', default: 'tracing,metrics' },
+      /** How often the load generator scrapes /metrics during a round (Prometheus' default is 15 s). */
+      'scrape-interval-ms': { type: 'string', default: '1000' },
     },
   });
   const rounds = Number(values.rounds);
@@ -81,7 +121,8 @@ async function main(): Promise<void> {
     ? new FakeEngine({ stepMs: 2, maxBatch: concurrency })
     : await startEngine({ modelPath: values.model!, maxBatch: concurrency, maxQueue: 256 });
   const collector = await startCollector();
-  const arms = [await startArm('on', engine, collector.url), await startArm('off', engine, collector.url)];
+  const parts = values['on-parts']!.split(',');
+  const arms = [await startArm('on', engine, collector.url, parts), await startArm('off', engine, collector.url, parts)];
   const prompts = buildPrompts({ count: requests, meanTokens: 32, stddevTokens: 8, tokensPerWord: 1.2, seed: 1 });
   // tok/s of each round, per arm. NOTE: the arms alternate (and swap order every round) so that
   // drift in what else runs on the machine hits both equally; the warm-up round is dropped.
@@ -92,7 +133,7 @@ async function main(): Promise<void> {
     for (const arm of order) {
       const transport = new SseTransport({ baseUrl: arm.url, model: engine.modelId, endpoint: 'completion', connections: 1, temperature: 1 });
       const r = await runScenario(transport, {
-        baseUrl: arm.url, concurrency, rate: null, prompts, maxTokens, seed: round, scrapeIntervalMs: 1000, memoryPressure: null, label: arm.name,
+        baseUrl: arm.url, concurrency, rate: null, prompts, maxTokens, seed: round, scrapeIntervalMs: Number(values['scrape-interval-ms']), memoryPressure: null, label: arm.name,
       });
       failed += r.summary.failed;
       if (round >= 0) perRound[arm.name].push(r.summary.outputThroughput);
@@ -100,6 +141,7 @@ async function main(): Promise<void> {
     if (round >= 0) process.stderr.write(`round ${round + 1}/${rounds}: on ${perRound.on[round].toFixed(1)} tok/s, off ${perRound.off[round].toFixed(1)} tok/s\n`);
   }
   await arms[0].obs?.tracer?.forceFlush();
+  const cost = await measureObserverCost(collector.url, maxTokens);
   const ratios = perRound.on.map((v, i) => v / perRound.off[i]);
   const on = distribution(perRound.on);
   const off = distribution(perRound.off);
@@ -113,6 +155,10 @@ async function main(): Promise<void> {
     ratioOnOverOff: { median: ratio.median, mean: ratio.mean, min: ratio.min, max: ratio.max },
     overheadPercent: (1 - ratio.median) * 100,
     otlpExportRequests: collector.spans(),
+    observerUsPerToken: cost.usPerToken,
+    scrapeMs: cost.scrapeMs,
+    // Share of one core the observer takes at the measured throughput, plus one scrape a second.
+    estimatedOverheadPercent: ((cost.usPerToken * on.median) / 1e6 + cost.scrapeMs / 1000) * 100,
     perRound,
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
     when: new Date().toISOString(),
@@ -122,6 +168,8 @@ async function main(): Promise<void> {
     `  tracing+metrics ON : median ${on.median.toFixed(1)} tok/s (min ${on.min.toFixed(1)}, max ${on.max.toFixed(1)})\n` +
     `  tracing+metrics OFF: median ${off.median.toFixed(1)} tok/s (min ${off.min.toFixed(1)}, max ${off.max.toFixed(1)})\n` +
     `  on/off ratio per round: median ${ratio.median.toFixed(4)} (min ${ratio.min.toFixed(4)}, max ${ratio.max.toFixed(4)}) -> overhead ${result.overheadPercent.toFixed(2)}%\n` +
+    `  observer CPU in isolation: ${cost.usPerToken.toFixed(2)} us per token (tracing + metrics, ${maxTokens}-token requests), ` +
+    `scrape ${cost.scrapeMs.toFixed(2)} ms -> ${result.estimatedOverheadPercent.toFixed(3)}% of one core at ${on.median.toFixed(0)} tok/s with 1 scrape/s\n` +
     `  OTLP export requests received: ${result.otlpExportRequests}; failed requests: ${failed}\n`;
   process.stdout.write(text);
   mkdirSync(RESULTS_DIR, { recursive: true });
