@@ -113,12 +113,7 @@ export class GenerationSession {
   cancel(): void {
     if (this.ended) return;
     this.ended = true;
-    this.finish.forEach((reason, i) => {
-      if (reason === null) {
-        this.engine.cancel(this.reqIds[i]);
-        this.finish[i] = 'cancelled';
-      }
-    });
+    this.stopUnfinished('cancelled');
     this.report('cancelled');
   }
 
@@ -174,14 +169,19 @@ export class GenerationSession {
   private fail(error: MappedError): void {
     if (this.ended) return;
     this.ended = true;
-    this.finish.forEach((reason, i) => {
-      if (reason === null) {
-        this.engine.cancel(this.reqIds[i]);
-        this.finish[i] = 'error';
-      }
-    });
+    this.stopUnfinished('error');
     this.sink?.onError(error);
     this.report('error', error);
+  }
+
+  /** Frees the engine slots of the choices still running. */
+  private stopUnfinished(reason: 'cancelled' | 'error'): void {
+    this.finish.forEach((finished, i) => {
+      if (finished === null) {
+        this.engine.cancel(this.reqIds[i]);
+        this.finish[i] = reason;
+      }
+    });
   }
 
   usage(): Usage {
