@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ModelFormatError, UnsupportedModelError } from '../errors.js';
+import { EdgewiseError, ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { parseHfConfig } from './hf-config.js';
 
 const LLAMA2_7B = {
@@ -184,4 +184,22 @@ test('missing or mistyped required fields are ModelFormatError naming the field 
 test('a config with only model_type maps to its architecture', () => {
   const c = parseHfConfig({ ...QWEN25_05B, architectures: undefined }, 'c');
   assert.equal(c.architecture, 'Qwen2ForCausalLM');
+});
+
+test('every field of every family set to every wrong type: parses or fails typed, never crashes', () => {
+  const wrong: unknown[] = [null, 'x', -1, 0, 1.5, true, [], [1], {}, { rope_type: 'llama3' }];
+  let typed = 0;
+  for (const base of [LLAMA31_8B, MISTRAL_7B_V03, QWEN25_05B] as Record<string, unknown>[]) {
+    for (const key of [...Object.keys(base), 'head_dim', 'rope_parameters']) {
+      for (const value of wrong) {
+        try {
+          parseHfConfig({ ...base, [key]: value }, 'config.json');
+        } catch (err) {
+          assert.ok(err instanceof EdgewiseError, `${key}=${JSON.stringify(value)}: ${(err as Error).stack}`);
+          typed++;
+        }
+      }
+    }
+  }
+  assert.ok(typed > 100, `${typed} typed failures`);
 });
