@@ -8,13 +8,11 @@ import {
   applyMinP,
   applyPresenceFrequency,
   applyRepetitionPenalty,
-  applyTopK,
-  applyTopP,
+  applyTopKTopP,
   argmax,
   drawFromWeights,
   logSoftmaxNormalizer,
   softmaxInPlace,
-  sortedByProbability,
   topEntries,
 } from './logits-filters.js';
 
@@ -80,11 +78,7 @@ export class SequenceSampler {
       tokenId = argmax(work, vocab);
     } else {
       softmaxInPlace(work, p.temperature);
-      if (p.topK > 0 || p.topP < 1) {
-        let order = sortedByProbability(work);
-        order = applyTopK(work, order, p.topK);
-        applyTopP(work, order, p.topP);
-      }
+      applyTopKTopP(work, p.topK, p.topP);
       applyMinP(work, p.minP);
       tokenId = drawFromWeights(work, this.prng.nextFloat());
     }
