@@ -64,18 +64,3 @@ export function byteLevelStreamDecoder(piece: (id: number) => TokenPiece): Strea
     },
   };
 }
-
-let unicodeToByte: Map<string, number> | null = null;
-
-/** GPT-2's byte-level alphabet reversed: the printable character a vocabulary uses → its byte. */
-export function byteLevelAlphabet(): Map<string, number> {
-  if (unicodeToByte !== null) return unicodeToByte;
-  const map = new Map<string, number>();
-  let shifted = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    map.set(String.fromCharCode(printable ? b : 256 + shifted++), b);
-  }
-  unicodeToByte = map;
-  return map;
-}

@@ -6,20 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ModelFormatError } from '../errors.js';
+import { bytesToUnicode } from './byte-level.js';
 import { windowStreamDecoder } from './stream-decoder.js';
 import { Tokenizer } from './tokenizer.js';
-
-/** GPT-2's byte → printable character map, as byte-level BPE vocabularies spell bytes. */
-function bytesToUnicode(): string[] {
-  const keep: number[] = [];
-  for (let b = 33; b <= 126; b++) keep.push(b);
-  for (let b = 161; b <= 172; b++) keep.push(b);
-  for (let b = 174; b <= 255; b++) keep.push(b);
-  const map: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) map[b] = keep.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
-  return map;
-}
 
 const SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 

@@ -3,7 +3,8 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from '../errors.js';
 import { isObject, type JsonObject } from './json-fields.js';
-import { byteLevelAlphabet, byteLevelStreamDecoder, windowStreamDecoder, type StreamDecoder, type TokenPiece } from './stream-decoder.js';
+import { unicodeToBytes } from './byte-level.js';
+import { byteLevelStreamDecoder, windowStreamDecoder, type StreamDecoder, type TokenPiece } from './stream-decoder.js';
 
 export interface TokenizerFiles {
   /** Parsed tokenizer.json. */
@@ -150,7 +151,7 @@ export class Tokenizer {
     if (added !== undefined) p = { kind: 'text', text: added };
     else if (token === undefined || id >= this.vocabSize) p = SKIP;
     else {
-      const alphabet = byteLevelAlphabet();
+      const alphabet = unicodeToBytes();
       // NOTE: like the library's decoder, a character outside the alphabet becomes byte 0.
       p = { kind: 'bytes', bytes: Uint8Array.from([...token], (c) => alphabet.get(c) ?? 0) };
     }
