@@ -7,7 +7,7 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import type { ChatTemplate } from '../model/chat-template.js';
 import { validateRequest } from '../scheduler/request-validation.js';
 import type { GenerationEvent, GenerationRequest } from './engine-api.js';
-import type { EngineWorkerData, FromWorkerMessage, ToWorkerMessage, WorkerReady } from './worker-messages.js';
+import { errorDoneEvent, type EngineWorkerData, type FromWorkerMessage, type ToWorkerMessage, type WorkerReady } from './worker-messages.js';
 
 export interface StartEngineOptions {
   modelPath: string;
@@ -177,20 +177,9 @@ export class EngineClient {
   private die(message: string): void {
     if (this.fatal) return;
     this.fatal = new EdgewiseError('engine_fatal', message);
-    const now = Date.now();
     const pending = [...this.pending];
     this.pending.clear();
-    for (const [reqId, p] of pending) {
-      p.onEvent({
-        type: 'done',
-        reqId,
-        finishReason: 'error',
-        text: '',
-        usage: { promptTokens: p.promptTokens, completionTokens: 0 },
-        timings: { queueMs: now - p.submittedMs, ttftMs: -1, totalMs: now - p.submittedMs },
-        error: { kind: 'engine_fatal', message },
-      });
-    }
+    for (const [reqId, p] of pending) p.onEvent(errorDoneEvent(reqId, p.promptTokens, p.submittedMs, { kind: 'engine_fatal', message }));
     this.checkDrained();
     for (const listener of this.fatalListeners) listener(this.fatal);
     void this.worker.terminate();

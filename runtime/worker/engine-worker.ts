@@ -9,7 +9,7 @@ import { FakeRunner } from '../scheduler/fake-runner.js';
 import type { DetokenizerLike } from '../scheduler/scheduler-types.js';
 import type { ModelRunner } from '../engine/runner-types.js';
 import type { GenerationEvent } from './engine-api.js';
-import type { EngineWorkerData, FromWorkerMessage, ToWorkerMessage } from './worker-messages.js';
+import { errorDoneEvent, type EngineWorkerData, type FromWorkerMessage, type ToWorkerMessage } from './worker-messages.js';
 
 const port = parentPort!;
 const data = workerData as EngineWorkerData;
@@ -122,19 +122,8 @@ async function main(): Promise<void> {
           scheduler.submit(msg.req, msg.submittedMs);
         } catch (err) {
           // The client checks the same limits first, so this is rare (a race with drain, say).
-          const error = errorInfo(err);
-          const now = Date.now();
-          sendEvents([
-            {
-              type: 'done',
-              reqId: msg.req.reqId,
-              finishReason: 'error',
-              text: '',
-              usage: { promptTokens: msg.req.promptIds.length, completionTokens: 0 },
-              timings: { queueMs: now - msg.submittedMs, ttftMs: -1, totalMs: now - msg.submittedMs },
-              error: { kind: error.kind, message: error.message },
-            },
-          ]);
+          const { kind, message } = errorInfo(err);
+          sendEvents([errorDoneEvent(msg.req.reqId, msg.req.promptIds.length, msg.submittedMs, { kind, message })]);
         }
         break;
       case 'cancel':

@@ -3,6 +3,8 @@
 import type { ModelConfig } from '../model/model-config.js';
 import type { GenerationEvent, GenerationRequest } from './engine-api.js';
 
+type DoneEvent = Extract<GenerationEvent, { type: 'done' }>;
+
 /** What the worker is started with (`workerData`). */
 export interface EngineWorkerData {
   modelPath: string;
@@ -48,3 +50,17 @@ export type FromWorkerMessage =
   /** Loading or the loop failed; the worker exits after sending this. */
   | { type: 'fatal'; error: { kind: string; message: string; param: string | null } }
   | { type: 'closed' };
+
+/** The 'done' event of a request that ends in an error before producing tokens (refused by the worker, or the worker died). */
+export function errorDoneEvent(reqId: string, promptTokens: number, submittedMs: number, error: { kind: string; message: string }): DoneEvent {
+  const elapsedMs = Date.now() - submittedMs;
+  return {
+    type: 'done',
+    reqId,
+    finishReason: 'error',
+    text: '',
+    usage: { promptTokens, completionTokens: 0 },
+    timings: { queueMs: elapsedMs, ttftMs: -1, totalMs: elapsedMs },
+    error,
+  };
+}
