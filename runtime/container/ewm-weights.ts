@@ -78,6 +78,11 @@ export class EwmWeightProvider implements WeightProvider {
     }
   }
 
+  /** The open container and its checked segment bytes (the webgpu backend uploads them compressed). */
+  get container(): { file: EwmFile; segments: readonly Uint8Array[] } {
+    return { file: this.file, segments: this.segments };
+  }
+
   embedding(): Float32Array {
     return this.global('model.embed_tokens.weight');
   }

@@ -13,6 +13,9 @@ import { addInPlace, siluMul } from '../../kernels/webgpu/elementwise.js';
 import { GpuKvPool } from './webgpu-kv.js';
 import { uploadResidentWeights, type GpuWeightSource } from './webgpu-weights.js';
 import { WebgpuScratch } from './webgpu-scratch.js';
+import { EwmWeightProvider } from '../container/ewm-weights.js';
+import { ewmLayerSpecs, uploadCompressedWeights, type CompressedMode } from './webgpu-ewm-weights.js';
+import { exactBf16 } from './webgpu-weights.js';
 
 export interface WebgpuRunnerOptions {
   /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
@@ -21,6 +24,24 @@ export interface WebgpuRunnerOptions {
   gpu?: GpuContext;
   /** Builds the GPU weights (e.g. compressed, decoded just in time); default uploads the provider's weights once. */
   weightSource?: (rt: KernelRuntime) => Promise<GpuWeightSource>;
+  /** For .ewm weights: decode blocks just in time ('jit', default) or fuse decode into small-batch GEMVs ('fused'); env EDGEWISE_WEBGPU_DECODE. */
+  compressedMode?: CompressedMode;
+}
+
+/**
+ * The default weight source: an .ewm container's blocks stay compressed on the GPU and are
+ * decoded there; any other provider's weights are uploaded once.
+ */
+function defaultSource(weights: WeightProvider, mode: CompressedMode): (rt: KernelRuntime) => Promise<GpuWeightSource> {
+  if (!(weights instanceof EwmWeightProvider)) return (rt) => uploadResidentWeights(rt, weights);
+  return (rt) => {
+    const { file, segments } = weights.container;
+    const dense = (v: Float32Array): Float32Array | Uint16Array => exactBf16(v) ?? v;
+    const embedding = dense(weights.embedding());
+    const lmHead = weights.config.tieWordEmbeddings ? embedding : dense(weights.lmHead());
+    const specs = ewmLayerSpecs(file, [...segments], weights.config);
+    return uploadCompressedWeights(rt, weights.config, specs, { embedding, lmHead, finalNorm: weights.finalNorm() }, mode);
+  };
 }
 
 interface GpuSequence {
@@ -45,7 +66,9 @@ export async function createWebgpuRunner(weights: WeightProvider, options: Webgp
   if (!gpu) throw new EdgewiseError('unavailable', 'no WebGPU adapter found (see docs: SwiftShader needs chromium + libvulkan1)');
   const rt = new KernelRuntime(gpu);
   try {
-    const source = await (options.weightSource ?? ((r) => uploadResidentWeights(r, weights)))(rt);
+    const envMode = process.env.EDGEWISE_WEBGPU_DECODE;
+    const mode = options.compressedMode ?? (envMode === 'fused' ? 'fused' : 'jit');
+    const source = await (options.weightSource ?? defaultSource(weights, mode))(rt);
     return new WebgpuRunner(config, rt, source, maxSeqLen, options.gpu === undefined);
   } catch (err) {
     if (options.gpu === undefined) gpu.destroy();

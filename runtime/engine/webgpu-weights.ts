@@ -4,6 +4,7 @@ import type { KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { uploadWeight, type GpuWeight } from '../../kernels/webgpu/gpu-weight.js';
 import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import type { LayerWeights, WeightProvider } from './runner-types.js';
+import type { ModelConfig } from '../model/model-config.js';
 
 /** One block's tensors on the GPU; projection matrices may be dense or still compressed (fused decode+GEMV). */
 export interface GpuLayer {
@@ -54,18 +55,16 @@ export function exactBf16(values: Float32Array): Uint16Array | null {
   return out;
 }
 
-/** Uploads a matrix as BF16 when that is lossless (half the bytes, same results), else as f32. */
-function uploadMatrix(rt: KernelRuntime, values: Float32Array, label: string): GpuWeight {
-  return uploadWeight(rt, exactBf16(values) ?? values, label);
-}
+/** A block's tensors on the host: f32 values, or BF16 bit patterns for matrices. */
+export type HostLayer = Record<(typeof MATRIX_KEYS)[number], Float32Array | Uint16Array> &
+  Record<(typeof BIAS_KEYS)[number], Float32Array | null> & { inputNorm: Float32Array; postAttentionNorm: Float32Array };
 
-/**
- * Every weight resident on the GPU, uploaded once: the uncompressed path. NOTE: BF16
- * checkpoints stay BF16 on the GPU (exactBf16), so the uncompressed path reads 2 bytes per
- * weight like the compressed one's decoded form.
- */
-export async function uploadResidentWeights(rt: KernelRuntime, provider: WeightProvider): Promise<GpuWeightSource> {
-  const config = provider.config;
+/** Everything resident on the GPU, uploaded once from host tensors (`layer` is awaited one block at a time). */
+export async function uploadHostWeights(
+  rt: KernelRuntime,
+  config: ModelConfig,
+  host: { layer: (l: number) => Promise<HostLayer>; embedding: Float32Array | Uint16Array; finalNorm: Float32Array; lmHead: Float32Array | Uint16Array },
+): Promise<GpuWeightSource> {
   const buffers: GPUBuffer[] = [];
   let bytes = 0;
   const track = <T extends GpuWeight | GPUBuffer>(w: T): T => {
@@ -77,29 +76,35 @@ export async function uploadResidentWeights(rt: KernelRuntime, provider: WeightP
   const vec = (v: Float32Array | null, label: string): GPUBuffer | null => (v ? track(rt.upload(v, label)) : null);
   const layers: GpuLayer[] = [];
   for (let l = 0; l < config.numLayers; l++) {
-    const lw: LayerWeights = await provider.layer(l);
-    if ((lw as { layout?: string }).layout === 'in-out') throw new Error(`layer ${l}: provider served transposed weights without being asked`);
-    const mats = Object.fromEntries(MATRIX_KEYS.map((k) => [k, track(uploadMatrix(rt, lw[k], `layer${l}.${k}`))])) as Record<
-      (typeof MATRIX_KEYS)[number],
-      GpuWeight
-    >;
-    const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(lw[k], `layer${l}.${k}`)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;
-    layers.push({
-      inputNorm: vec(lw.inputNorm, `layer${l}.inputNorm`)!,
-      postAttentionNorm: vec(lw.postAttentionNorm, `layer${l}.postAttentionNorm`)!,
-      ...mats,
-      ...biases,
-    });
+    const hl = await host.layer(l);
+    const mats = Object.fromEntries(MATRIX_KEYS.map((k) => [k, track(uploadWeight(rt, hl[k], `layer${l}.${k}`))])) as Record<(typeof MATRIX_KEYS)[number], GpuWeight>;
+    const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(hl[k], `layer${l}.${k}`)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;
+    layers.push({ inputNorm: vec(hl.inputNorm, `layer${l}.inputNorm`)!, postAttentionNorm: vec(hl.postAttentionNorm, `layer${l}.postAttentionNorm`)!, ...mats, ...biases });
   }
-  const embedding = track(uploadMatrix(rt, provider.embedding(), 'embedding'));
-  const lmHead = config.tieWordEmbeddings ? embedding : track(uploadMatrix(rt, provider.lmHead(), 'lmHead'));
-  const finalNorm = vec(provider.finalNorm(), 'finalNorm')!;
-  return {
+  const embedding = track(uploadWeight(rt, host.embedding, 'embedding'));
+  const lmHead = host.lmHead === host.embedding ? embedding : track(uploadWeight(rt, host.lmHead, 'lmHead'));
+  const finalNorm = vec(host.finalNorm, 'finalNorm')!;
+  return { embedding, lmHead, finalNorm, layer: (l) => layers[l], gpuBytes: bytes, destroy: () => buffers.forEach((b) => b.destroy()) };
+}
+
+/**
+ * Every weight of a WeightProvider resident on the GPU: the uncompressed path. NOTE: BF16
+ * checkpoints stay BF16 on the GPU (exactBf16), so the uncompressed path reads 2 bytes per
+ * weight like the compressed one's decoded form, with the same results as f32.
+ */
+export async function uploadResidentWeights(rt: KernelRuntime, provider: WeightProvider): Promise<GpuWeightSource> {
+  const config = provider.config;
+  const dense = (v: Float32Array): Float32Array | Uint16Array => exactBf16(v) ?? v;
+  const embedding = dense(provider.embedding());
+  return uploadHostWeights(rt, config, {
     embedding,
-    lmHead,
-    finalNorm,
-    layer: (l) => layers[l],
-    gpuBytes: bytes,
-    destroy: () => buffers.forEach((b) => b.destroy()),
-  };
+    lmHead: config.tieWordEmbeddings ? embedding : dense(provider.lmHead()),
+    finalNorm: provider.finalNorm(),
+    layer: async (l) => {
+      const lw: LayerWeights = await provider.layer(l);
+      if ((lw as { layout?: string }).layout === 'in-out') throw new Error(`layer ${l}: provider served transposed weights without being asked`);
+      const mats = Object.fromEntries(MATRIX_KEYS.map((k) => [k, dense(lw[k])]));
+      return { ...lw, ...mats } as HostLayer;
+    },
+  });
 }
