@@ -181,3 +181,25 @@ test('createRunner(cpu) runs; sequence bookkeeping and bad input give typed erro
   assert.equal(await kinds(() => createRunner(weights, { backend: 'tpu' as 'cpu' })), 'invalid_request');
   await runner.dispose();
 });
+
+test('long prefills run in chunks and return the same logits', async () => {
+  const config = tinyConfig();
+  const weights = createRandomWeights(config, 17);
+  const runner = await createOrtRunner(weights, { threads: 1, chunkTokens: 4 });
+  await checkScenario(
+    weights,
+    [
+      { seqId: 1, tokens: randomTokens(13, config.vocabSize, 21) },
+      { seqId: 2, tokens: randomTokens(10, config.vocabSize, 22) },
+      { seqId: 3, tokens: randomTokens(4, config.vocabSize, 23) },
+    ],
+    [
+      [{ seqId: 3, count: 3 }],
+      // 11 tokens with all logits (3 chunks), 9 with the last row only (3 chunks), one decode.
+      [{ seqId: 1, count: 11, allLogits: true }, { seqId: 2, count: 9 }, { seqId: 3, count: 1 }],
+      [{ seqId: 2, count: 1 }, { seqId: 1, count: 2 }],
+    ],
+    runner,
+  );
+  await runner.dispose();
+});

@@ -13,7 +13,15 @@ export interface OrtRunnerOptions {
   maxSeqLen?: number;
   /** onnxruntime intra-op threads; default lets onnxruntime choose. */
   threads?: number;
+  /**
+   * Most new tokens of one sequence per block run (default 256); longer prefills run in chunks
+   * so attention scores stay at numHeads × chunk × context floats instead of growing quadratically.
+   */
+  chunkTokens?: number;
 }
+
+/** A batch entry as one block run sees it: which logits rows it must return. */
+type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
 
 /*
  * NOTE: batching design. All new tokens of all sequences in a step are laid back to back as
@@ -35,7 +43,9 @@ export async function createOrtRunner(weights: WeightProvider, options: OrtRunne
   const maxSeqLen = options.maxSeqLen ?? Math.min(config.maxPositionEmbeddings, 4096);
   if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
   const head = await createSession(buildHeadGraph(config), options.threads, 'LM head');
-  return new OrtRunner(weights, config, maxSeqLen, options.threads, head);
+  const chunkTokens = options.chunkTokens ?? 256;
+  if (!Number.isInteger(chunkTokens) || chunkTokens < 1) throw new InvalidRequestError(`chunkTokens must be a positive integer, got ${chunkTokens}`, 'chunkTokens');
+  return new OrtRunner(weights, config, maxSeqLen, options.threads, head, chunkTokens);
 }
 
 class OrtRunner implements ModelRunner {
@@ -53,6 +63,7 @@ class OrtRunner implements ModelRunner {
     readonly maxSeqLen: number,
     private readonly threads: number | undefined,
     private readonly headSession: GraphSession,
+    private readonly chunkTokens: number,
   ) {
     this.rope = new RopeTables(config, maxSeqLen);
     this.rowSize = config.numKvHeads * config.headDim;
@@ -102,10 +113,43 @@ class OrtRunner implements ModelRunner {
     if (entries.length === 0) return [];
     this.busy = true;
     try {
-      return await this.runStep(entries);
+      this.validate(entries); // before any work, so a bad entry leaves every cache as it was
+      if (entries.every((e) => e.tokenIds.length <= this.chunkTokens)) {
+        return await this.runStep(entries.map((e) => ({ ...e, logits: e.allLogits ? 'all' : 'last' })));
+      }
+      return await this.runChunked(entries);
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Long entries advance `chunkTokens` at a time; each entry's logits are gathered across chunks. */
+  private async runChunked(entries: BatchEntry[]): Promise<Float32Array[]> {
+    const parts: Float32Array[][] = entries.map(() => []);
+    for (let from = 0; ; from += this.chunkTokens) {
+      const live = entries.map((_, i) => i).filter((i) => entries[i].tokenIds.length > from);
+      if (live.length === 0) break;
+      const sub: RunEntry[] = live.map((i) => {
+        const e = entries[i];
+        const isLast = from + this.chunkTokens >= e.tokenIds.length;
+        const logits = e.allLogits ? 'all' : isLast ? 'last' : 'none';
+        return { seqId: e.seqId, tokenIds: e.tokenIds.slice(from, from + this.chunkTokens), logits };
+      });
+      const out = await this.runStep(sub);
+      sub.forEach((e, j) => {
+        if (e.logits !== 'none') parts[live[j]].push(out[j]);
+      });
+    }
+    return parts.map((p) => {
+      if (p.length === 1) return p[0];
+      const joined = new Float32Array(p.reduce((n, a) => n + a.length, 0));
+      let at = 0;
+      for (const a of p) {
+        joined.set(a, at);
+        at += a.length;
+      }
+      return joined;
+    });
   }
 
   private validate(entries: BatchEntry[]): SequenceKvCache[] {
@@ -127,8 +171,8 @@ class OrtRunner implements ModelRunner {
     });
   }
 
-  private async runStep(entries: BatchEntry[]): Promise<Float32Array[]> {
-    const seqs = this.validate(entries);
+  private async runStep(entries: RunEntry[]): Promise<Float32Array[]> {
+    const seqs = entries.map((e) => this.getSequence(e.seqId));
     const H = this.config.hiddenSize;
     const hd = this.config.headDim;
     const counts = entries.map((e) => e.tokenIds.length);
@@ -228,12 +272,15 @@ class OrtRunner implements ModelRunner {
     return result[blockOutputName.hidden].data as Float32Array;
   }
 
-  private async runHead(entries: BatchEntry[], hidden: Float32Array, starts: number[], counts: number[]): Promise<Float32Array[]> {
+  /** Logits rows per entry (empty for 'none'); only the rows wanted go through the LM head. */
+  private async runHead(entries: RunEntry[], hidden: Float32Array, starts: number[], counts: number[]): Promise<Float32Array[]> {
     const H = this.config.hiddenSize;
     const V = this.config.vocabSize;
-    // Only the rows whose logits are wanted go through the LM head.
-    const picks = entries.map((e, b) => (e.allLogits ? { from: starts[b], n: counts[b] } : { from: starts[b] + counts[b] - 1, n: 1 }));
+    const picks = entries.map((e, b) =>
+      e.logits === 'all' ? { from: starts[b], n: counts[b] } : { from: starts[b] + counts[b] - 1, n: e.logits === 'last' ? 1 : 0 },
+    );
     const numRows = picks.reduce((n, p) => n + p.n, 0);
+    if (numRows === 0) return entries.map(() => new Float32Array(0));
     let rows = hidden;
     if (numRows * H !== hidden.length) {
       rows = new Float32Array(numRows * H);
