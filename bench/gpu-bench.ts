@@ -1,0 +1,208 @@
+// GPU benchmark: huff8 decode-kernel GB/s beside a device copy, and batch-1/8 decode tokens/s for BF16, just-in-time decode and fused decode+GEMV.
+// Usage: node dist/bench/gpu-bench.js [--small] [--steps N] [--chunk N] [--out FILE]   (validates every path, then times it)
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openGpu, type GpuContext } from '../kernels/webgpu/device.js';
+import { KernelRuntime } from '../kernels/webgpu/kernel-runtime.js';
+import { buildDecodeTables, decodeHuff8, type Huff8Tensor } from '../kernels/webgpu/huff8.js';
+import { relativeMaxError } from '../runtime/engine/reference-forward.js';
+import { WebgpuRunner } from '../runtime/engine/webgpu-runner.js';
+import { uploadHostWeights, type GpuWeightSource } from '../runtime/engine/webgpu-weights.js';
+import { uploadCompressedWeights } from '../runtime/engine/webgpu-ewm-weights.js';
+import { buildSyntheticModel, llama1bConfig, smallConfig, type SyntheticModel } from './gpu-model.js';
+
+const HELP = `gpu-bench: huff8 decode GB/s vs device copy; batch-1/8 decode tokens/s (BF16, just-in-time, fused)
+  --small        SwiftShader-sized model (proves the script works; figures mean nothing)
+  --steps N      timed decode steps per batch size (default 32, --small 2)
+  --chunk N      huff8 chunk size (power of two, 256..65536; default 256)
+  --out FILE     JSON results (default bench/results/gpu-bench.json)
+  --force        run the 1B model even on a software adapter (takes hours)`;
+
+const root = new URL('../../', import.meta.url).pathname;
+const { values } = parseArgs({
+  options: {
+    small: { type: 'boolean', default: false },
+    steps: { type: 'string' },
+    chunk: { type: 'string', default: '256' },
+    out: { type: 'string', default: join(root, 'bench/results/gpu-bench.json') },
+    force: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+type Mode = 'bf16' | 'jit' | 'fused';
+const MODES: Mode[] = ['bf16', 'jit', 'fused'];
+const BATCHES = [1, 8];
+
+/** Waits for all submitted GPU work. */
+async function idle(gpu: GpuContext): Promise<void> {
+  await gpu.device.queue.onSubmittedWorkDone();
+}
+
+/** Seconds per iteration of `record` (recorded `iters` times into one command buffer), after a warm-up. */
+async function timeGpu(rt: KernelRuntime, iters: number, record: (enc: GPUCommandEncoder) => void): Promise<number> {
+  rt.run(record);
+  await idle(rt.gpu);
+  const t0 = performance.now();
+  rt.run((enc) => {
+    for (let i = 0; i < iters; i++) record(enc);
+  });
+  await idle(rt.gpu);
+  return (performance.now() - t0) / 1000 / iters;
+}
+
+/** Decode-kernel throughput on one block (all 7 matrices) beside copyBufferToBuffer of the decoded size; validates bit-exactness first. */
+async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: number) {
+  const spec = model.compressed;
+  const seg = rt.upload(spec.segment);
+  const tables = rt.upload(buildDecodeTables(spec.codeLengths!));
+  const err = rt.upload(new Uint32Array(4));
+  const huffs = spec.tensors
+    .filter((t) => t.entry.codec === 'huff8')
+    .map(({ key, entry: e }) => ({
+      key,
+      t: { seg, tables, dtype: 'BF16', numElements: e.numElements!, chunkSize: e.chunkSize!, bitLength: e.bitLength!, indexOffset: e.indexOffset!, wordsOffset: e.wordsOffset!, rawOffset: e.rawOffset! } as Huff8Tensor,
+    }));
+  let words = 0;
+  const offsets = huffs.map((h) => {
+    const at = words;
+    words += Math.ceil(Math.ceil(h.t.numElements / 2) / 64) * 64;
+    return at;
+  });
+  const out = rt.buffer(words * 4);
+  const record = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => decodeHuff8(rt, enc, h.t, out, offsets[i], 'pairs', err));
+  rt.run(record);
+  for (const [i, h] of huffs.entries()) {
+    const got = new Uint16Array(await rt.read(out, h.t.numElements * 2, offsets[i] * 4));
+    const want = model.layer[h.key] as Uint16Array;
+    for (let j = 0; j < want.length; j++) if (got[j] !== want[j]) throw new Error(`decode kernel is not bit-exact: ${h.key}[${j}] = ${got[j]}, want ${want[j]}`);
+  }
+  if (new Uint32Array(await rt.read(err, 4))[0] !== 0) throw new Error('decode kernel flagged malformed chunks');
+  const decodedBytes = huffs.reduce((n, h) => n + h.t.numElements * 2, 0);
+  const decodeSec = await timeGpu(rt, iters, record);
+  const copyDst = rt.buffer(decodedBytes);
+  const copySec = await timeGpu(rt, iters, (enc) => enc.copyBufferToBuffer(out, 0, copyDst, 0, Math.floor(decodedBytes / 4) * 4));
+  for (const b of [seg, tables, err, out, copyDst]) b.destroy();
+  const gb = (bytes: number, sec: number) => bytes / sec / 1e9;
+  return {
+    decodedBytes,
+    compressedBytes: model.compressedBytes,
+    decodeMs: decodeSec * 1e3,
+    /** (compressed bytes read + decoded bytes written) per second: the memory traffic the kernel moves. */
+    decodeTrafficGBs: gb(model.compressedBytes + decodedBytes, decodeSec),
+    /** decoded BF16 bytes produced per second. */
+    decodeOutputGBs: gb(decodedBytes, decodeSec),
+    copyMs: copySec * 1e3,
+    /** read + write bytes per second of copyBufferToBuffer of the decoded size. */
+    copyTrafficGBs: gb(2 * decodedBytes, copySec),
+  };
+}
+
+async function buildSource(rt: KernelRuntime, model: SyntheticModel, mode: Mode): Promise<GpuWeightSource> {
+  const globals = { embedding: model.embedding, lmHead: model.embedding, finalNorm: model.finalNorm };
+  if (mode === 'bf16') return uploadHostWeights(rt, model.config, { ...globals, layer: async () => model.layer });
+  const specs = Array.from({ length: model.config.numLayers }, () => model.compressed);
+  return uploadCompressedWeights(rt, model.config, specs, globals, mode);
+}
+
+/** Decode tokens/s of one weight path at each batch size; the first decode step's logits are kept for cross-checking. */
+async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mode, steps: number, promptLen: number) {
+  const source = await buildSource(rt, model, mode);
+  const runner = new WebgpuRunner(model.config, rt, source, promptLen + steps + 4, false);
+  const result: Record<string, { tokensPerSec: number; msPerStep: number; firstLogits: Float32Array }> = {};
+  try {
+    for (const batch of BATCHES) {
+      const ids = Array.from({ length: batch }, (_, i) => 100 * batch + i);
+      ids.forEach((id) => runner.createSequence(id));
+      const prompt = (b: number) => Array.from({ length: promptLen }, (_, i) => (b * 7919 + i * 104729) % model.config.vocabSize);
+      await runner.step(ids.map((seqId, b) => ({ seqId, tokenIds: prompt(b) })));
+      const firstLogits = (await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [17] }))))[0];
+      await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [18] })));
+      const t0 = performance.now();
+      for (let s = 0; s < steps; s++) await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [(s * 31) % model.config.vocabSize] })));
+      const sec = (performance.now() - t0) / 1000;
+      result[`batch${batch}`] = { tokensPerSec: (batch * steps) / sec, msPerStep: (sec * 1000) / steps, firstLogits };
+      ids.forEach((id) => runner.freeSequence(id));
+    }
+    return { result, gpuBytes: source.gpuBytes };
+  } finally {
+    await runner.dispose();
+  }
+}
+
+async function main(): Promise<number> {
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const chunk = Number(values.chunk);
+  if (!Number.isInteger(chunk) || chunk < 256 || chunk > 65536 || (chunk & (chunk - 1)) !== 0) throw new Error('--chunk must be a power of two in 256..65536');
+  const steps = Number(values.steps ?? (values.small ? 2 : 32));
+  if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps must be a positive integer');
+  const gpu = await openGpu();
+  if (!gpu) throw new Error('no WebGPU adapter (on a machine without a GPU install chromium + libvulkan1 for SwiftShader)');
+  try {
+    if (gpu.isSoftware && !values.small && !values.force) throw new Error(`${gpu.adapterName} is a software adapter: use --small (or --force)`);
+    const config = values.small ? smallConfig() : llama1bConfig();
+    console.log(`device: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; subgroups ${gpu.hasSubgroups}, shader-f16 ${gpu.hasF16}`);
+    let t0 = performance.now();
+    const model = buildSyntheticModel(config, 1234, chunk);
+    console.log(`model: ${values.small ? 'small' : 'Llama-3.2-1B-shaped'}, ${config.numLayers} blocks, block ${(model.compressedBytes / 1e6).toFixed(1)} MB compressed, ${model.bitsPerWeight.toFixed(2)} bits/weight (chunk ${chunk}); built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const rt = new KernelRuntime(gpu);
+    const decode = await measureDecode(rt, model, values.small ? 2 : 20);
+    const decodeRatio = decode.decodeTrafficGBs / decode.copyTrafficGBs;
+    console.log(`decode kernel: ${decode.decodeMs.toFixed(3)} ms/block, ${decode.decodeTrafficGBs.toFixed(1)} GB/s traffic (${decode.decodeOutputGBs.toFixed(1)} GB/s decoded) | copy: ${decode.copyTrafficGBs.toFixed(1)} GB/s | ratio ${(decodeRatio * 100).toFixed(1)}% (target >= 50%)`);
+    const tokens: Partial<Record<Mode, Record<string, { tokensPerSec: number; msPerStep: number }>>> = {};
+    const gpuBytes: Partial<Record<Mode, number>> = {};
+    let baseline: Record<string, Float32Array> | null = null;
+    for (const mode of MODES) {
+      t0 = performance.now();
+      const { result, gpuBytes: bytes } = await measureTokens(rt, model, mode, steps, values.small ? 4 : 16);
+      gpuBytes[mode] = bytes;
+      // Validate: every path computes the same function of the same BF16 weights.
+      if (!baseline) baseline = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.firstLogits]));
+      for (const [k, v] of Object.entries(result)) {
+        const err = relativeMaxError(v.firstLogits, baseline[k]);
+        if (!(err <= 1e-3)) throw new Error(`${mode} ${k}: logits differ from bf16 (rel err ${err})`);
+      }
+      tokens[mode] = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, { tokensPerSec: v.tokensPerSec, msPerStep: v.msPerStep }]));
+      console.log(`${mode.padEnd(5)} ${BATCHES.map((b) => `batch ${b}: ${result[`batch${b}`].tokensPerSec.toFixed(1)} tok/s`).join(', ')}; GPU weights ${(bytes / 1e9).toFixed(2)} GB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    const ratio = (mode: Mode, b: number) => tokens[mode]![`batch${b}`].tokensPerSec / tokens.bf16![`batch${b}`].tokensPerSec;
+    const ratios = Object.fromEntries((['jit', 'fused'] as Mode[]).map((m) => [m, Object.fromEntries(BATCHES.map((b) => [`batch${b}`, ratio(m, b)]))]));
+    console.log(`vs bf16: jit ${BATCHES.map((b) => `b${b} ${ratio('jit', b).toFixed(2)}x`).join(' ')} (target b1 >= 0.7x); fused ${BATCHES.map((b) => `b${b} ${ratio('fused', b).toFixed(2)}x`).join(' ')} (target b1 >= 1.0x)`);
+    const report = {
+      date: new Date().toISOString(),
+      device: gpu.adapterName,
+      software: gpu.isSoftware,
+      features: { subgroups: gpu.hasSubgroups, shaderF16: gpu.hasF16 },
+      model: values.small ? 'small (SwiftShader check; figures meaningless)' : 'Llama-3.2-1B shapes, Gaussian BF16 (std 0.02), one block draw reused by all 16 blocks',
+      config,
+      chunkSize: chunk,
+      bitsPerWeight: model.bitsPerWeight,
+      decode: { ...decode, ratioToCopy: decodeRatio },
+      tokensPerSec: tokens,
+      ratioToBf16: ratios,
+      gpuWeightBytes: gpuBytes,
+      steps,
+      notes: 'tokens/s include JS command encoding and the logits readback of every step (same for all paths); GB/s from wall time around one submit of repeated work.',
+    };
+    mkdirSync(dirname(values.out!), { recursive: true });
+    writeFileSync(values.out!, JSON.stringify(report, null, 2) + '\n');
+    console.log(`wrote ${values.out}`);
+    return 0;
+  } finally {
+    gpu.destroy();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`gpu-bench: error: ${err.message}\n`);
+    if (process.env.EDGEWISE_DEBUG === '1') process.stderr.write(String(err.stack) + '\n');
+    process.exit(1);
+  },
+);
