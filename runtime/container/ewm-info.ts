@@ -2,6 +2,8 @@
 
 import { statSync } from 'node:fs';
 import { EwmFile } from './ewm-reader.js';
+import { parseHfConfig } from '../model/hf-config.js';
+import type { ModelConfig } from '../model/model-config.js';
 
 export interface EwmSegmentInfo {
   name: string;
@@ -18,6 +20,7 @@ export interface EwmSegmentInfo {
 
 export interface EwmInfo {
   path: string;
+  config: ModelConfig;
   fileBytes: number;
   metadataBytes: number;
   chunkSize: number;
@@ -45,7 +48,7 @@ export function describeEwm(path: string): EwmInfo {
     const weights = infos.reduce((a, s) => a + s.weights, 0);
     const codedBytes = infos.reduce((a, s) => a + (s.weights > 0 ? s.bytes : 0), 0);
     return {
-      path, fileBytes: statSync(path).size, metadataBytes: file.header.metadataLength, chunkSize: codec.chunkSize,
+      path, config: parseHfConfig(file.metadata.config, `${path} config.json`), fileBytes: statSync(path).size, metadataBytes: file.header.metadataLength, chunkSize: codec.chunkSize,
       weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos,
     };
   } finally {
@@ -57,6 +60,7 @@ export function formatEwmInfo(info: EwmInfo, formatBytes: (n: number) => string)
   const lines = [
     `path          ${info.path}`,
     `format        ewm (huff8, chunk ${info.chunkSize})`,
+    `architecture  ${info.config.architecture}, ${info.config.numLayers} layers, hidden ${info.config.hiddenSize}, vocab ${info.config.vocabSize}`,
     `file          ${formatBytes(info.fileBytes)} (metadata ${formatBytes(info.metadataBytes)})`,
     `weights       ${info.weights} coded, ${info.bitsPerWeight.toFixed(3)} bits/weight (${((info.bitsPerWeight / 16) * 100).toFixed(1)}% of BF16)`,
     '',
