@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -16,10 +17,12 @@ import { startEngine } from '../runtime/worker/engine-client.js';
 import { buildPrompts } from '../loadtest/prompts.js';
 import { runScenario } from '../loadtest/runner.js';
 import { SseTransport } from '../loadtest/transports.js';
-import { distribution } from '../loadtest/stats.js';
+import { distribution, percentileSorted } from '../loadtest/stats.js';
+import { Prng } from '../runtime/generation/prng.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-const DEFAULT_MODEL = fileURLToPath(new URL('../../models/default', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DEFAULT_MODEL = join(ROOT, 'models/default');
 
 /** A stand-in OTLP/HTTP collector in this process: accepts span exports so the exporter does its real work. */
 function startCollector(): Promise<{ server: Server; url: string; spans: () => number }> {
@@ -97,6 +100,18 @@ async function measureObserverCost(collectorUrl: string, tokensPerRequest: numbe
   return { usPerToken: (ms * 1000) / (1000 * tokensPerRequest), scrapeMs };
 }
 
+/** 95% bootstrap interval of the median (seeded, so reruns on the same data agree). */
+function bootstrapMedianCi(values: number[], resamples = 4000): [number, number] {
+  const rng = new Prng(12345);
+  const medians: number[] = [];
+  for (let r = 0; r < resamples; r++) {
+    const sample = values.map(() => values[rng.nextUint32() % values.length]).sort((a, b) => a - b);
+    medians.push(percentileSorted(sample, 50));
+  }
+  medians.sort((a, b) => a - b);
+  return [percentileSorted(medians, 2.5), percentileSorted(medians, 97.5)];
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -146,13 +161,14 @@ async function main(): Promise<void> {
   const on = distribution(perRound.on);
   const off = distribution(perRound.off);
   const ratio = distribution(ratios);
+  const ci = bootstrapMedianCi(ratios);
   const result = {
     benchmark: 'observability overhead: decode throughput, tracing+metrics on vs off',
-    model: values.fake ? 'fake engine' : values.model,
+    model: values.fake ? 'fake engine' : relative(ROOT, values.model!) || values.model,
     concurrency, requestsPerRound: requests, maxTokens, rounds, failed,
     onTokPerS: { median: on.median, mean: on.mean, min: on.min, max: on.max },
     offTokPerS: { median: off.median, mean: off.mean, min: off.min, max: off.max },
-    ratioOnOverOff: { median: ratio.median, mean: ratio.mean, min: ratio.min, max: ratio.max },
+    ratioOnOverOff: { median: ratio.median, mean: ratio.mean, min: ratio.min, max: ratio.max, median95ci: ci },
     overheadPercent: (1 - ratio.median) * 100,
     otlpExportRequests: collector.spans(),
     observerUsPerToken: cost.usPerToken,
@@ -167,7 +183,7 @@ async function main(): Promise<void> {
     `decode throughput at concurrency ${concurrency} (${rounds} interleaved rounds of ${requests} requests x ${maxTokens} tokens, ${result.model})\n` +
     `  tracing+metrics ON : median ${on.median.toFixed(1)} tok/s (min ${on.min.toFixed(1)}, max ${on.max.toFixed(1)})\n` +
     `  tracing+metrics OFF: median ${off.median.toFixed(1)} tok/s (min ${off.min.toFixed(1)}, max ${off.max.toFixed(1)})\n` +
-    `  on/off ratio per round: median ${ratio.median.toFixed(4)} (min ${ratio.min.toFixed(4)}, max ${ratio.max.toFixed(4)}) -> overhead ${result.overheadPercent.toFixed(2)}%\n` +
+    `  on/off ratio per round: median ${ratio.median.toFixed(4)} (95% CI ${ci[0].toFixed(4)}..${ci[1].toFixed(4)}; min ${ratio.min.toFixed(4)}, max ${ratio.max.toFixed(4)}) -> overhead ${result.overheadPercent.toFixed(2)}%\n` +
     `  observer CPU in isolation: ${cost.usPerToken.toFixed(2)} us per token (tracing + metrics, ${maxTokens}-token requests), ` +
     `scrape ${cost.scrapeMs.toFixed(2)} ms -> ${result.estimatedOverheadPercent.toFixed(3)}% of one core at ${on.median.toFixed(0)} tok/s with 1 scrape/s\n` +
     `  OTLP export requests received: ${result.otlpExportRequests}; failed requests: ${failed}\n`;
