@@ -114,6 +114,25 @@ test('loadModel reports a corrupt block as a model_format error naming its segme
   await assert.rejects(loadModel(path), (e: unknown) => e instanceof ModelFormatError && e.kind === 'model_format' && /segment layer\.1/.test(e.message));
 });
 
+test('one block decodes by positional reads without touching the rest: a damaged neighbour does not matter', () => {
+  const bytes = Buffer.from(pristine);
+  const damaged = segments.find((s) => s.name === 'layer.1')!;
+  bytes.fill(0xee, damaged.begin, damaged.end);
+  const path = join(work, 'neighbour.ewm');
+  writeFileSync(path, bytes);
+  const file = EwmFile.open(path);
+  try {
+    const i = file.segmentIndex('layer.0');
+    const seg = file.readSegment(i);
+    for (const t of file.metadata.tensors.filter((x) => x.segment === i)) {
+      assert.ok(Buffer.from(file.tensorBytes(t, seg)).equals(Buffer.from(expected.get(t.name)!)), t.name);
+    }
+    assert.throws(() => file.readSegment(file.segmentIndex('layer.1')), /segment layer\.1: checksum mismatch/);
+  } finally {
+    file.close();
+  }
+});
+
 test('with checksums bypassed, damaged streams never crash either decoder, and both agree', () => {
   const file = EwmFile.open(good);
   const random = seededRandom(77);
