@@ -3,68 +3,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ModelConfig } from '../model/model-config.js';
-import type { ModelRunner, WeightProvider } from './runner-types.js';
 import { createOrtRunner } from './ort-runner.js';
 import { createRunner } from './create-runner.js';
 import { createRandomWeights, tinyConfig } from './random-weights.js';
 import { referenceForward, relativeMaxError } from './reference-forward.js';
+import { checkScenario as runScenario, randomTokens, type ScenarioSequence, type Plan } from './runner-scenarios.js';
+import type { WeightProvider } from './runner-types.js';
 import { computeInvFreq } from './rope.js';
 import { EdgewiseError } from '../errors.js';
 
-const TOLERANCE = 1e-4;
-
-function randomTokens(n: number, vocab: number, seed: number): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return (s >>> 8) % vocab;
-  });
-}
-
-/** One step of a scenario: which sequences advance by how many tokens. */
-type Plan = { seqId: number; count: number; allLogits?: boolean }[][];
-
-/**
- * Runs `plan` over sequences with known full token lists and checks every returned logits row
- * against the reference forward pass of that sequence (with its layerIndices).
- */
-async function checkScenario(
-  weights: WeightProvider,
-  sequences: { seqId: number; tokens: number[]; layerIndices?: number[] }[],
-  plan: Plan,
-  runner?: ModelRunner,
-): Promise<number> {
+/** Runs a scenario on a fresh single-threaded ORT runner unless one is given. */
+async function checkScenario(weights: WeightProvider, sequences: ScenarioSequence[], plan: Plan, runner?: Awaited<ReturnType<typeof createOrtRunner>>): Promise<number> {
   const r = runner ?? (await createOrtRunner(weights, { threads: 1 }));
-  const V = weights.config.vocabSize;
-  const refs = new Map<number, Float64Array>();
-  for (const s of sequences) {
-    refs.set(s.seqId, await referenceForward(weights, s.tokens, s.layerIndices));
-    r.createSequence(s.seqId, { layerIndices: s.layerIndices });
+  try {
+    return await runScenario(r, weights, sequences, plan);
+  } finally {
+    if (runner === undefined) await r.dispose();
   }
-  let worst = 0;
-  let checkedRows = 0;
-  for (const stepPlan of plan) {
-    const entries = stepPlan.map((p) => {
-      const seq = sequences.find((s) => s.seqId === p.seqId)!;
-      const start = r.sequenceLength(p.seqId);
-      return { seqId: p.seqId, tokenIds: seq.tokens.slice(start, start + p.count), allLogits: p.allLogits, start };
-    });
-    const out = await r.step(entries.map(({ seqId, tokenIds, allLogits }) => ({ seqId, tokenIds, allLogits })));
-    assert.equal(out.length, entries.length);
-    entries.forEach((e, i) => {
-      const ref = refs.get(e.seqId)!;
-      const first = e.allLogits ? e.start : e.start + e.tokenIds.length - 1;
-      const n = e.allLogits ? e.tokenIds.length : 1;
-      assert.equal(out[i].length, n * V, `seq ${e.seqId}: logits length`);
-      const err = relativeMaxError(out[i], ref.subarray(first * V, (first + n) * V));
-      assert.ok(err <= TOLERANCE, `seq ${e.seqId} rows ${first}..${first + n - 1}: rel err ${err}`);
-      worst = Math.max(worst, err);
-      checkedRows += n;
-    });
-  }
-  assert.ok(checkedRows > 0);
-  if (runner === undefined) await r.dispose();
-  return worst;
 }
 
 const variants: { name: string; config: ModelConfig }[] = [

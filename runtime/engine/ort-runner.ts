@@ -5,6 +5,7 @@ import type { BatchEntry, LayerWeights, ModelRunner, SequenceOptions, WeightProv
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName } from './block-graph.js';
 import { SequenceKvCache } from './kv-cache.js';
+import { checkLayerIndices, checkStepEntries } from './step-validation.js';
 import { RopeTables } from './rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from './ort-session.js';
 
@@ -72,15 +73,8 @@ class OrtRunner implements ModelRunner {
 
   createSequence(seqId: number, options?: SequenceOptions): void {
     if (this.sequences.has(seqId)) throw new InvalidRequestError(`sequence ${seqId} already exists`, 'seqId');
-    const all = Array.from({ length: this.config.numLayers }, (_, i) => i);
-    const layers = options?.layerIndices ?? all;
-    for (let i = 0; i < layers.length; i++) {
-      const l = layers[i];
-      if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers || (i > 0 && l <= layers[i - 1])) {
-        throw new InvalidRequestError(`layerIndices must be ascending block indices in [0, ${this.config.numLayers}), got [${layers.join(', ')}]`, 'layerIndices');
-      }
-    }
-    this.sequences.set(seqId, new SequenceKvCache([...layers], this.rowSize, this.maxSeqLen));
+    const layers = checkLayerIndices(options?.layerIndices, this.config.numLayers);
+    this.sequences.set(seqId, new SequenceKvCache(layers, this.rowSize, this.maxSeqLen));
   }
 
   freeSequence(seqId: number): void {
@@ -113,7 +107,8 @@ class OrtRunner implements ModelRunner {
     if (entries.length === 0) return [];
     this.busy = true;
     try {
-      this.validate(entries); // before any work, so a bad entry leaves every cache as it was
+      // Before any work, so a bad entry leaves every cache as it was.
+      checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
       if (entries.every((e) => e.tokenIds.length <= this.chunkTokens)) {
         return await this.runStep(entries.map((e) => ({ ...e, logits: e.allLogits ? 'all' : 'last' })));
       }
@@ -149,25 +144,6 @@ class OrtRunner implements ModelRunner {
         at += a.length;
       }
       return joined;
-    });
-  }
-
-  private validate(entries: BatchEntry[]): SequenceKvCache[] {
-    const seen = new Set<number>();
-    return entries.map((e) => {
-      if (seen.has(e.seqId)) throw new InvalidRequestError(`sequence ${e.seqId} appears twice in one step`, 'seqId');
-      seen.add(e.seqId);
-      const seq = this.getSequence(e.seqId);
-      if (e.tokenIds.length === 0) throw new InvalidRequestError(`sequence ${e.seqId}: no tokens to run`, 'tokenIds');
-      if (seq.length + e.tokenIds.length > this.maxSeqLen) {
-        throw new InvalidRequestError(`sequence ${e.seqId}: ${seq.length + e.tokenIds.length} tokens exceed maxSeqLen ${this.maxSeqLen}`, 'tokenIds');
-      }
-      for (const id of e.tokenIds) {
-        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-          throw new InvalidRequestError(`token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`, 'tokenIds');
-        }
-      }
-      return seq;
     });
   }
 
