@@ -30,8 +30,18 @@ export class KernelRuntime {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly uniforms = new Map<string, GPUBuffer>();
 
-  constructor(readonly gpu: GpuContext) {
+  /**
+   * Pick the kernels a software adapter runs fast (barrier-free) instead of those hardware GPUs
+   * want. Tests turn it off to run the hardware kernels end to end on SwiftShader.
+   */
+  readonly softwareKernels: boolean;
+
+  constructor(
+    readonly gpu: GpuContext,
+    options: { kernels?: 'auto' | 'hardware' } = {},
+  ) {
     this.device = gpu.device;
+    this.softwareKernels = gpu.isSoftware && options.kernels !== 'hardware';
   }
 
   /** Defines every kernel sees: feature switches of this device. */

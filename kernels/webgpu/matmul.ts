@@ -45,7 +45,7 @@ export function matmul(rt: KernelRuntime, enc: GPUCommandEncoder, a: MatmulArgs,
   const bindings = [rt.uniform([a.n, a.k, a.m, 0]), a.x, weightBinding(a.w), a.y];
   if (a.bias) bindings.push(a.bias);
   let kernel = options.kernel ?? 'auto';
-  if (kernel === 'auto') kernel = rt.gpu.isSoftware ? 'naive' : a.m <= GEMV_MAX_ROWS ? 'gemv' : 'gemm';
+  if (kernel === 'auto') kernel = rt.softwareKernels ? 'naive' : a.m <= GEMV_MAX_ROWS ? 'gemv' : 'gemm';
   if (kernel === 'naive') {
     if (a.m > 65535) throw new RangeError(`matmul: ${a.m} rows exceed one dispatch`);
     const pipe = rt.pipeline('matmul-naive', { BF16: bf16, HAS_BIAS: hasBias });

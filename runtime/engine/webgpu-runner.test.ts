@@ -82,28 +82,30 @@ describe('webgpu runner', () => {
     });
   }
 
-  it('mixes prefill and decode of several sequences, GEMM-sized batches, depth switching, slot reuse', async (t) => {
-    if (!ready(t)) return;
-    const config = tinyConfig({ numLayers: 4 });
-    const weights = createRandomWeights(config, 11);
-    const runner = await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 80 });
-    const seqs = [
-      { seqId: 1, tokens: randomTokens(70, config.vocabSize, 1) },
-      { seqId: 2, tokens: randomTokens(10, config.vocabSize, 2), layerIndices: [0, 2] },
-      { seqId: 3, tokens: randomTokens(10, config.vocabSize, 4) },
-      { seqId: 4, tokens: randomTokens(6, config.vocabSize, 5), layerIndices: [1, 2, 3] },
-      { seqId: 5, tokens: randomTokens(6, config.vocabSize, 6) },
-      { seqId: 6, tokens: randomTokens(6, config.vocabSize, 8) },
-    ];
-    await checkScenario(runner, weights, seqs, [
-      [{ seqId: 1, count: 66 }, { seqId: 3, count: 4, allLogits: true }],
-      [{ seqId: 1, count: 1 }, { seqId: 2, count: 7 }, { seqId: 3, count: 1 }, { seqId: 4, count: 3 }, { seqId: 5, count: 2 }, { seqId: 6, count: 3 }],
-      [{ seqId: 1, count: 1 }, { seqId: 2, count: 1 }, { seqId: 3, count: 1 }, { seqId: 4, count: 1 }, { seqId: 5, count: 1 }, { seqId: 6, count: 1 }],
-    ]);
-    // Freed slots are reused by new sequences, whose caches must not see the old contents.
-    await checkScenario(runner, weights, [{ seqId: 9, tokens: randomTokens(5, config.vocabSize, 9) }], [[{ seqId: 9, count: 5, allLogits: true }]]);
-    await runner.dispose();
-  });
+  for (const kernels of ['auto', 'hardware'] as const) {
+    it(`mixes prefill and decode of several sequences, GEMM-sized batches, depth switching, slot reuse (${kernels} kernels)`, async (t) => {
+      if (!ready(t)) return;
+      const config = tinyConfig({ numLayers: 4 });
+      const weights = createRandomWeights(config, 11);
+      const runner = await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 80, kernels });
+      const seqs = [
+        { seqId: 1, tokens: randomTokens(70, config.vocabSize, 1) },
+        { seqId: 2, tokens: randomTokens(10, config.vocabSize, 2), layerIndices: [0, 2] },
+        { seqId: 3, tokens: randomTokens(10, config.vocabSize, 4) },
+        { seqId: 4, tokens: randomTokens(6, config.vocabSize, 5), layerIndices: [1, 2, 3] },
+        { seqId: 5, tokens: randomTokens(6, config.vocabSize, 6) },
+        { seqId: 6, tokens: randomTokens(6, config.vocabSize, 8) },
+      ];
+      await checkScenario(runner, weights, seqs, [
+        [{ seqId: 1, count: 66 }, { seqId: 3, count: 4, allLogits: true }],
+        [{ seqId: 1, count: 1 }, { seqId: 2, count: 7 }, { seqId: 3, count: 1 }, { seqId: 4, count: 3 }, { seqId: 5, count: 2 }, { seqId: 6, count: 3 }],
+        [{ seqId: 1, count: 1 }, { seqId: 2, count: 1 }, { seqId: 3, count: 1 }, { seqId: 4, count: 1 }, { seqId: 5, count: 1 }, { seqId: 6, count: 1 }],
+      ]);
+      // Freed slots are reused by new sequences, whose caches must not see the old contents.
+      await checkScenario(runner, weights, [{ seqId: 9, tokens: randomTokens(5, config.vocabSize, 9) }], [[{ seqId: 9, count: 5, allLogits: true }]]);
+      await runner.dispose();
+    });
+  }
 
   it('greedy generation of 32 tokens of models/default equals the cpu backend', async (t) => {
     if (!ready(t)) return;

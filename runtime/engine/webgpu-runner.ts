@@ -26,6 +26,8 @@ export interface WebgpuRunnerOptions {
   weightSource?: (rt: KernelRuntime) => Promise<GpuWeightSource>;
   /** For .ewm weights: decode blocks just in time ('jit', default) or fuse decode into small-batch GEMVs ('fused'); env EDGEWISE_WEBGPU_DECODE. */
   compressedMode?: CompressedMode;
+  /** 'hardware' runs the GEMV/GEMM kernels even on a software adapter (tests); default picks by adapter. */
+  kernels?: 'auto' | 'hardware';
 }
 
 /**
@@ -64,7 +66,7 @@ export async function createWebgpuRunner(weights: WeightProvider, options: Webgp
   if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
   const gpu = options.gpu ?? (await openGpu());
   if (!gpu) throw new EdgewiseError('unavailable', 'no WebGPU adapter found (see docs: SwiftShader needs chromium + libvulkan1)');
-  const rt = new KernelRuntime(gpu);
+  const rt = new KernelRuntime(gpu, { kernels: options.kernels });
   try {
     const envMode = process.env.EDGEWISE_WEBGPU_DECODE;
     const mode = options.compressedMode ?? (envMode === 'fused' ? 'fused' : 'jit');
