@@ -1,8 +1,9 @@
 // `edgewise serve`: loads a model into the engine worker and serves the OpenAI-compatible HTTP/WebSocket API.
 
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EdgewiseError } from '../../runtime/errors.js';
-import { startEngine, type EngineClient } from '../../runtime/worker/engine-client.js';
+import { startEngine, type EngineClient, type StartEngineOptions } from '../../runtime/worker/engine-client.js';
 import { EdgewiseServer } from '../../server/app.js';
 import { createObservability } from '../../server/observability/observability.js';
 import { metricsRoute } from '../../server/observability/metrics-route.js';
@@ -23,7 +24,7 @@ const usage = `Usage: edgewise serve [options]
   --max-queue <n>          requests waiting beyond the batch; past that 429 (default 64)
   --request-timeout <s>    per-request deadline in seconds (default: none)
   --max-body-bytes <n>     request body cap; larger bodies get 413 (default 1048576)
-  --backend <b>            cpu | webgpu | auto (default auto = cpu for now)
+  --backend <b>            cpu | webgpu | auto (default auto: webgpu on a hardware GPU, else cpu)
   --threads <n>            CPU threads for the engine
   --log-level <level>      fatal|error|warn|info|debug|trace|silent (default info)
 
@@ -31,13 +32,42 @@ Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /t
 POST /detokenize, GET /health, GET /ready, GET /metrics, GET /v1/edgewise/stats, WS /v1/ws.
 SIGTERM/SIGINT drain: /ready turns 503, running requests finish, then the process exits.`;
 
-function parseBackend(value: string | undefined): 'cpu' | 'webgpu' {
+type BackendChoice = 'cpu' | 'webgpu' | 'auto';
+
+function parseBackend(value: string | undefined): BackendChoice {
   const backend = value ?? 'auto';
-  if (backend === 'cpu' || backend === 'webgpu') return backend;
-  // NOTE: the WebGPU backend only pays off on a real GPU, and probing for one costs a device
-  // start; until the engine can report that cheaply, auto means the CPU backend.
-  if (backend === 'auto') return 'cpu';
+  if (backend === 'cpu' || backend === 'webgpu' || backend === 'auto') return backend;
   throw new UsageError(`--backend must be cpu, webgpu or auto, got "${backend}"`, '--backend');
+}
+
+/** The hardware GPU's name, or null when there is none (or WebGPU cannot be loaded). */
+async function hardwareGpuName(): Promise<string | null> {
+  // NOTE: on Linux a GPU shows up as a device node; without one, skip the probe: it would only
+  // make Dawn's Vulkan loader print warnings on GPU-less machines.
+  if (process.platform === 'linux' && !existsSync('/dev/nvidia0') && !existsSync('/dev/dri')) return null;
+  try {
+    const { probeHardwareGpu } = await import('../../kernels/webgpu/device.js');
+    return await probeHardwareGpu();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * auto: WebGPU only on a hardware GPU (a software adapter such as SwiftShader is far slower than
+ * onnxruntime on the CPU), and back to the CPU if the WebGPU engine fails to start.
+ */
+async function startWithBackend(choice: BackendChoice, options: Omit<StartEngineOptions, 'backend'>): Promise<{ engine: EngineClient; backend: 'cpu' | 'webgpu' }> {
+  if (choice !== 'auto') return { engine: await startEngine({ ...options, backend: choice }), backend: choice };
+  const gpuName = await hardwareGpuName();
+  if (gpuName !== null) {
+    try {
+      return { engine: await startEngine({ ...options, backend: 'webgpu' }), backend: 'webgpu' };
+    } catch (err) {
+      process.stderr.write(`edgewise serve: WebGPU on ${gpuName} failed (${(err as Error).message.split('\n')[0]}); using the CPU\n`);
+    }
+  }
+  return { engine: await startEngine({ ...options, backend: 'cpu' }), backend: 'cpu' };
 }
 
 /** Resolves on SIGTERM/SIGINT (first signal only; a second one exits at once). */
@@ -83,7 +113,7 @@ export const command: CliCommand = {
     const requestTimeoutSec = values['request-timeout'] === undefined ? null : parseFloatOption(values['request-timeout'], '--request-timeout', { min: 0.001 });
     const maxBodyBytes = parseIntOption(values['max-body-bytes'], '--max-body-bytes', { min: 1024, fallback: 1024 * 1024 });
     const threads = values.threads === undefined ? undefined : parseIntOption(values.threads, '--threads', { min: 1, max: 1024 });
-    const backend = parseBackend(values.backend);
+    const backendChoice = parseBackend(values.backend);
     let logLevel;
     try {
       logLevel = parseLogLevel(values['log-level'] ?? 'info');
@@ -92,7 +122,7 @@ export const command: CliCommand = {
     }
     const apiKey = values['api-key'] ?? (process.env.EDGEWISE_API_KEY || null);
 
-    const engine: EngineClient = await startEngine({ modelPath, backend, maxBatch, maxQueue, threads });
+    const { engine, backend } = await startWithBackend(backendChoice, { modelPath, maxBatch, maxQueue, threads });
     const modelId = values['model-id'] ?? engine.modelId;
     const obs = createObservability({
       model: modelId,
