@@ -17,7 +17,7 @@ const HELP = `gpu-bench: huff8 decode GB/s vs device copy; batch-1/8 decode toke
   --small        SwiftShader-sized model (proves the script works; figures mean nothing)
   --steps N      timed decode steps per batch size (default 32, --small 2)
   --chunk N      huff8 chunk size (power of two, 256..65536; default 256)
-  --out FILE     JSON results (default bench/results/gpu-bench.json)
+  --out FILE     JSON results (default bench/results/gpu-bench.json; --small: gpu-bench-small.json)
   --force        run the 1B model even on a software adapter (takes hours)`;
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -26,7 +26,7 @@ const { values } = parseArgs({
     small: { type: 'boolean', default: false },
     steps: { type: 'string' },
     chunk: { type: 'string', default: '256' },
-    out: { type: 'string', default: join(root, 'bench/results/gpu-bench.json') },
+    out: { type: 'string' },
     force: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -189,9 +189,10 @@ async function main(): Promise<number> {
       steps,
       notes: 'tokens/s include JS command encoding and the logits readback of every step (same for all paths); GB/s from wall time around one submit of repeated work.',
     };
-    mkdirSync(dirname(values.out!), { recursive: true });
-    writeFileSync(values.out!, JSON.stringify(report, null, 2) + '\n');
-    console.log(`wrote ${values.out}`);
+    const out = values.out ?? join(root, 'bench/results', values.small ? 'gpu-bench-small.json' : 'gpu-bench.json');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+    console.log(`wrote ${out}`);
     return 0;
   } finally {
     gpu.destroy();
