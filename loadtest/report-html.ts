@@ -85,11 +85,23 @@ function sweepPlots(scenarios: ScenarioResult[]): string {
   );
 }
 
+/** Use and budget on one axis, unless the budget (e.g. all of RAM) would flatten the use line. */
+function memoryPlot(s: ScenarioResult, vLines: { x: number; label: string }[]): string {
+  const mib = 1024 * 1024;
+  const used: Series = { name: 'memory used', points: s.timeline.map((p) => [p.tMs / 1000, p.memoryUsedBytes / mib]) };
+  const budget: Series = { name: 'budget', points: s.timeline.map((p) => [p.tMs / 1000, p.memoryBudgetBytes / mib]) };
+  const maxUsed = Math.max(...used.points.map((p) => p[1]));
+  const maxBudget = Math.max(...budget.points.map((p) => p[1]));
+  if (maxBudget > 10 * maxUsed) {
+    return linePlot([used], { title: `Memory used (MiB); budget ${maxBudget.toFixed(0)} MiB off scale`, xLabel: 'time (s)', yLabel: 'MiB', vLines });
+  }
+  return linePlot([used, budget], { title: 'Memory (MiB)', xLabel: 'time (s)', yLabel: 'MiB', vLines });
+}
+
 function timelinePlots(s: ScenarioResult): string {
   if (s.timeline.length === 0) return '';
   const t = (ms: number) => ms / 1000;
   const vLines = s.events.filter((e) => e.kind === 'memory-pressure' && e.ok).map((e) => ({ x: t(e.tMs), label: 'budget change' }));
-  const mib = 1024 * 1024;
   const depth = s.timeline.filter((p) => p.depthMean !== null).map((p): [number, number] => [t(p.tMs), p.depthMean as number]);
   return (
     `<h2>Server timeline: ${escapeXml(scenarioName(s))}</h2><div class="plots">` +
@@ -100,13 +112,7 @@ function timelinePlots(s: ScenarioResult): string {
       ],
       { title: 'Requests running / waiting', xLabel: 'time (s)', yLabel: 'requests', vLines },
     ) +
-    linePlot(
-      [
-        { name: 'memory used', points: s.timeline.map((p) => [t(p.tMs), p.memoryUsedBytes / mib]) },
-        { name: 'budget', points: s.timeline.map((p) => [t(p.tMs), p.memoryBudgetBytes / mib]) },
-      ],
-      { title: 'Memory (MiB)', xLabel: 'time (s)', yLabel: 'MiB', vLines },
-    ) +
+    memoryPlot(s, vLines) +
     linePlot([{ name: 'mean depth', points: depth, color: '#9467bd' }], {
       title: 'Governor: depth of finished requests', xLabel: 'time (s)', yLabel: 'blocks run', vLines, markers: true,
     }) +
