@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "huff8.h"
+#include "thread-pool.h"
 
 namespace {
 
@@ -75,19 +76,16 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   const huff8::DecodeTable* cached = cachedTable(lens, &err);
   if (cached != nullptr && numChunks > 0) {
     const huff8::DecodeTable& table = *cached;
-    // NOTE: a thread costs tens of microseconds to start; small tensors stay on the calling thread.
-    uint64_t byWork = std::max<uint64_t>(1, job.numElements >> 17);
+    // NOTE: below ~32K elements per thread, waking a pool thread costs more than it saves.
+    uint64_t byWork = std::max<uint64_t>(1, job.numElements >> 15);
     uint64_t n = std::min<uint64_t>({std::max<uint64_t>(threads, 1), byWork, numChunks, 64});
     if (n <= 1) {
       err = huff8::decodeChunks(table, job, 0, numChunks, allowFast);
     } else {
       std::vector<std::string> errors(n);
-      std::vector<std::thread> pool;
-      for (uint64_t k = 0; k < n; k++) {
-        uint64_t b = numChunks * k / n, e = numChunks * (k + 1) / n;
-        pool.emplace_back([&, k, b, e] { errors[k] = huff8::decodeChunks(table, job, b, e, allowFast); });
-      }
-      for (auto& th : pool) th.join();
+      huff8::ThreadPool::instance().run(n, [&](uint64_t k) {
+        errors[k] = huff8::decodeChunks(table, job, numChunks * k / n, numChunks * (k + 1) / n, allowFast);
+      });
       for (auto& e : errors) {
         if (!e.empty()) {
           err = e;
