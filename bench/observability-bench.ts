@@ -142,16 +142,24 @@ async function main(): Promise<void> {
   // tok/s of each round, per arm. NOTE: the arms alternate (and swap order every round) so that
   // drift in what else runs on the machine hits both equally; the warm-up round is dropped.
   const perRound: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  // Main-thread busy time per generated token (event-loop utilization): the load generator runs
+  // on it in both arms alike, so the difference is the observer's cost, far less noisy than tok/s.
+  const busyUsPerToken: Record<'on' | 'off', number[]> = { on: [], off: [] };
   let failed = 0;
   for (let round = -1; round < rounds; round++) {
     const order = round % 2 === 0 ? arms : [...arms].reverse();
     for (const arm of order) {
       const transport = new SseTransport({ baseUrl: arm.url, model: engine.modelId, endpoint: 'completion', connections: 1, temperature: 1 });
+      const elu0 = performance.eventLoopUtilization();
       const r = await runScenario(transport, {
         baseUrl: arm.url, concurrency, rate: null, prompts, maxTokens, seed: round, scrapeIntervalMs: Number(values['scrape-interval-ms']), memoryPressure: null, label: arm.name,
       });
       failed += r.summary.failed;
-      if (round >= 0) perRound[arm.name].push(r.summary.outputThroughput);
+      const busyMs = performance.eventLoopUtilization(elu0).active;
+      if (round >= 0) {
+        perRound[arm.name].push(r.summary.outputThroughput);
+        busyUsPerToken[arm.name].push((busyMs * 1000) / Math.max(1, r.summary.totalOutputTokens));
+      }
     }
     if (round >= 0) process.stderr.write(`round ${round + 1}/${rounds}: on ${perRound.on[round].toFixed(1)} tok/s, off ${perRound.off[round].toFixed(1)} tok/s\n`);
   }
@@ -162,6 +170,8 @@ async function main(): Promise<void> {
   const off = distribution(perRound.off);
   const ratio = distribution(ratios);
   const ci = bootstrapMedianCi(ratios);
+  const busyOn = distribution(busyUsPerToken.on).median;
+  const busyOff = distribution(busyUsPerToken.off).median;
   const result = {
     benchmark: 'observability overhead: decode throughput, tracing+metrics on vs off',
     model: values.fake ? 'fake engine' : relative(ROOT, values.model!) || values.model,
@@ -175,7 +185,9 @@ async function main(): Promise<void> {
     scrapeMs: cost.scrapeMs,
     // Share of one core the observer takes at the measured throughput, plus one scrape a second.
     estimatedOverheadPercent: ((cost.usPerToken * on.median) / 1e6 + cost.scrapeMs / 1000) * 100,
+    mainThreadBusyUsPerToken: { on: busyOn, off: busyOff, difference: busyOn - busyOff },
     perRound,
+    busyUsPerToken,
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
     when: new Date().toISOString(),
   };
@@ -184,6 +196,7 @@ async function main(): Promise<void> {
     `  tracing+metrics ON : median ${on.median.toFixed(1)} tok/s (min ${on.min.toFixed(1)}, max ${on.max.toFixed(1)})\n` +
     `  tracing+metrics OFF: median ${off.median.toFixed(1)} tok/s (min ${off.min.toFixed(1)}, max ${off.max.toFixed(1)})\n` +
     `  on/off ratio per round: median ${ratio.median.toFixed(4)} (95% CI ${ci[0].toFixed(4)}..${ci[1].toFixed(4)}; min ${ratio.min.toFixed(4)}, max ${ratio.max.toFixed(4)}) -> overhead ${result.overheadPercent.toFixed(2)}%\n` +
+    `  main-thread busy time per token (median over rounds): on ${busyOn.toFixed(1)} us, off ${busyOff.toFixed(1)} us, difference ${(busyOn - busyOff).toFixed(1)} us\n` +
     `  observer CPU in isolation: ${cost.usPerToken.toFixed(2)} us per token (tracing + metrics, ${maxTokens}-token requests), ` +
     `scrape ${cost.scrapeMs.toFixed(2)} ms -> ${result.estimatedOverheadPercent.toFixed(3)}% of one core at ${on.median.toFixed(0)} tok/s with 1 scrape/s\n` +
     `  OTLP export requests received: ${result.otlpExportRequests}; failed requests: ${failed}\n`;
