@@ -42,8 +42,15 @@ try {
   const weights = writeLlama1bLayerFolder(join(work, 'l1b'), 1, 7);
   t = process.hrtime.bigint();
   const block = summary(`Gaussian N(0, 0.02²) 1B-shaped block (${weights} weights)`, convertToEwm(join(work, 'l1b'), join(work, 'l1b.ewm')), elapsed());
+  const f16Weights = writeLlama1bLayerFolder(join(work, 'l1b-f16'), 4, 9, 'F16');
+  t = process.hrtime.bigint();
+  const blockF16 = summary(
+    `F16 N(0, 0.02²) 1B-shaped block, rows / 4 (${f16Weights} weights; symbol = 5-bit exponent + 3 mantissa bits)`,
+    convertToEwm(join(work, 'l1b-f16'), join(work, 'l1b-f16.ewm')),
+    elapsed(),
+  );
   mkdirSync(dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, JSON.stringify({ date: new Date().toISOString(), model, block }, null, 2) + '\n');
+  writeFileSync(values.out!, JSON.stringify({ date: new Date().toISOString(), model, block, blockF16 }, null, 2) + '\n');
   console.log(`written to ${values.out}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../model/safetensors-writer.js';
-import { bf16WithEdges, gaussianBf16 } from '../../kernels/codec/synthetic.js';
+import { bf16WithEdges, gaussianBf16, gaussianF16 } from '../../kernels/codec/synthetic.js';
 
 /** A config.json for a tiny Llama (2 blocks, hidden 64) with untied embeddings. */
 export const TINY_LLAMA_CONFIG = {
@@ -59,11 +59,11 @@ export const LLAMA_1B_CONFIG = {
 };
 
 /**
- * Writes a folder holding one 1B-shaped transformer block of N(0, 0.02²) BF16 weights (the rows of
+ * Writes a folder holding one 1B-shaped transformer block of N(0, 0.02²) BF16 (or F16) weights (the rows of
  * each matrix divided by `rowDivisor` to keep tests fast; 1 = the full 60.8M-weight block).
  * Only the block is written: enough for `convertToEwm`, which does not check shapes.
  */
-export function writeLlama1bLayerFolder(dir: string, rowDivisor: number, seed: number): number {
+export function writeLlama1bLayerFolder(dir: string, rowDivisor: number, seed: number, dtype: 'BF16' | 'F16' = 'BF16'): number {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(LLAMA_1B_CONFIG, null, 2));
   const h = 2048;
@@ -76,7 +76,8 @@ export function writeLlama1bLayerFolder(dir: string, rowDivisor: number, seed: n
   const tensors: TensorToWrite[] = shapes.map(([suffix, shape], k) => {
     const count = shape[0] * shape[1];
     n += count;
-    return { name: `model.layers.0.${suffix}`, dtype: 'BF16', shape, data: () => new Uint8Array(gaussianBf16(count, 0.02, seed + k).buffer) };
+    const make = dtype === 'BF16' ? gaussianBf16 : gaussianF16;
+    return { name: `model.layers.0.${suffix}`, dtype, shape, data: () => new Uint8Array(make(count, 0.02, seed + k).buffer) };
   });
   writeSafetensors(join(dir, 'model.safetensors'), tensors);
   return n;
