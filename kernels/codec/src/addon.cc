@@ -145,11 +145,19 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
 
 Napi::Value Features(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+#if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
+#endif
   Napi::Object o = Napi::Object::New(env);
+#if defined(__x86_64__) || defined(__i386__)
   o.Set("avx2", Napi::Boolean::New(env, __builtin_cpu_supports("avx2")));
   o.Set("bmi2", Napi::Boolean::New(env, __builtin_cpu_supports("bmi2")));
   o.Set("sse42", Napi::Boolean::New(env, __builtin_cpu_supports("sse4.2")));
+#else
+  o.Set("avx2", Napi::Boolean::New(env, false));
+  o.Set("bmi2", Napi::Boolean::New(env, false));
+  o.Set("sse42", Napi::Boolean::New(env, false));
+#endif
   o.Set("fastPath", Napi::Boolean::New(env, huff8::fastPathAvailable()));
   o.Set("hardwareThreads", Napi::Number::New(env, double(std::thread::hardware_concurrency())));
   return o;

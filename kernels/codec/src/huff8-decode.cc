@@ -61,8 +61,12 @@ std::string buildDecodeTable(const uint8_t* codeLengths, DecodeTable* t) {
 }
 
 bool fastPathAvailable() {
+#if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+#else
+  return false;  // NOTE: other architectures (arm64 edge boxes) use the portable path
+#endif
 }
 
 namespace {
@@ -227,10 +231,16 @@ std::string decodePortable(const DecodeTable& t, const DecodeJob& job, uint64_t 
   return decodeImpl(t, job, b, e);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,bmi,bmi2"))) std::string decodeFast(const DecodeTable& t, const DecodeJob& job,
                                                                  uint64_t b, uint64_t e) {
   return decodeImpl(t, job, b, e);
 }
+#else
+std::string decodeFast(const DecodeTable& t, const DecodeJob& job, uint64_t b, uint64_t e) {
+  return decodeImpl(t, job, b, e);
+}
+#endif
 
 }  // namespace
 

@@ -1,7 +1,9 @@
 // huff8 encoder, symbol histogram and CRC-32C (hardware SSE4.2 path with a table fallback).
-#include <nmmintrin.h>
-
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <nmmintrin.h>
+#define HUFF8_X86 1
+#endif
 
 #include "huff8.h"
 
@@ -87,6 +89,7 @@ uint32_t crcPortable(uint32_t crc, const uint8_t* p, size_t n) {
   return crc;
 }
 
+#ifdef HUFF8_X86
 __attribute__((target("sse4.2"))) uint32_t crcHardware(uint32_t crc, const uint8_t* p, size_t n) {
   uint64_t c = crc;
   size_t i = 0;
@@ -99,16 +102,21 @@ __attribute__((target("sse4.2"))) uint32_t crcHardware(uint32_t crc, const uint8
   for (; i < n; i++) c32 = _mm_crc32_u8(c32, p[i]);
   return c32;
 }
+#endif
 
 }  // namespace
 
 uint32_t crc32c(uint32_t crc, const uint8_t* data, size_t n) {
+  crc = ~crc;
+#ifdef HUFF8_X86
   static const bool hw = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("sse4.2");
   }();
-  crc = ~crc;
   crc = hw ? crcHardware(crc, data, n) : crcPortable(crc, data, n);
+#else
+  crc = crcPortable(crc, data, n);
+#endif
   return ~crc;
 }
 
