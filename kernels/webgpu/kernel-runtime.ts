@@ -29,6 +29,10 @@ export class KernelRuntime {
   readonly device: GPUDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly uniforms = new Map<string, GPUBuffer>();
+  private readonly passes = new WeakMap<GPUCommandEncoder, GPUComputePassEncoder>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
 
   /**
    * Pick the kernels a software adapter runs fast (barrier-free) instead of those hardware GPUs
@@ -103,17 +107,62 @@ export class KernelRuntime {
     }
   }
 
-  /** Records one compute dispatch; `bindings[i]` goes to @group(0) @binding(i). */
+  /**
+   * Records one compute dispatch; `bindings[i]` goes to @group(0) @binding(i). NOTE: consecutive
+   * dispatches share one compute pass (WebGPU orders them and makes writes visible), and bind
+   * groups are cached by pipeline and buffers: a decode step records hundreds of dispatches, and
+   * their encoding cost is per-token overhead on a fast GPU.
+   */
   dispatch(encoder: GPUCommandEncoder, pipeline: GPUComputePipeline, bindings: (GPUBuffer | GPUBufferBinding)[], groups: [number, number?, number?]): void {
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: bindings.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
-    });
-    const pass = encoder.beginComputePass();
+    let pass = this.passes.get(encoder);
+    if (!pass) {
+      pass = encoder.beginComputePass();
+      this.passes.set(encoder, pass);
+    }
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, this.bindGroup(pipeline, bindings));
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
-    pass.end();
+  }
+
+  /** Ends the compute pass `dispatch` keeps open on `encoder` (before copies and `finish`). */
+  endPass(encoder: GPUCommandEncoder): void {
+    const pass = this.passes.get(encoder);
+    if (pass) {
+      pass.end();
+      this.passes.delete(encoder);
+    }
+  }
+
+  /** Records a buffer copy (closing any open compute pass first). */
+  copy(encoder: GPUCommandEncoder, src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, byteLength: number): void {
+    this.endPass(encoder);
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, byteLength);
+  }
+
+  /** Ends the open pass and submits the encoder's commands. */
+  submit(encoder: GPUCommandEncoder): void {
+    this.endPass(encoder);
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
+
+  private bindGroup(pipeline: GPUComputePipeline, bindings: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
+    const key = this.idOf(pipeline) + ':' + bindings.map((b) => ('buffer' in b ? `${this.idOf(b.buffer)}@${b.offset ?? 0}+${b.size ?? ''}` : this.idOf(b))).join(',');
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 8192) this.bindGroups.clear();
+      group = this.device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: bindings.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
+      });
+      this.bindGroups.set(key, group);
+    }
+    return group;
   }
 
   /** Copies `byteLength` bytes of `buf` back to the CPU (waits for all submitted work). */
@@ -141,6 +190,6 @@ export class KernelRuntime {
   run(record: (encoder: GPUCommandEncoder) => void): void {
     const enc = this.device.createCommandEncoder();
     record(enc);
-    this.device.queue.submit([enc.finish()]);
+    this.submit(enc);
   }
 }

@@ -58,8 +58,8 @@ export class GpuKvPool {
     const values = this.allocate(slots);
     this.rt.run((enc) => {
       for (let l = 0; l < this.config.numLayers; l++) {
-        enc.copyBufferToBuffer(this.keys[l], 0, keys[l], 0, oldBytes);
-        enc.copyBufferToBuffer(this.values[l], 0, values[l], 0, oldBytes);
+        this.rt.copy(enc, this.keys[l], 0, keys[l], 0, oldBytes);
+        this.rt.copy(enc, this.values[l], 0, values[l], 0, oldBytes);
       }
     });
     this.destroyBuffers();

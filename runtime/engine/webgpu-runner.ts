@@ -226,7 +226,7 @@ export class WebgpuRunner implements ModelRunner {
     gather(rt, enc, { ids: s.pick, idStride: 1, table: { buffer: s.hidden, format: 'f32' }, out: s.rows, hidden: H, count: R });
     rmsnorm(rt, enc, { x: s.rows, weight: this.source.finalNorm, y: s.rowsNorm, hidden: H, rows: R, eps });
     mm(enc, s.rowsNorm, this.source.lmHead, s.logits, null, R, V, H);
-    rt.device.queue.submit([enc.finish()]);
+    rt.submit(enc);
     const logits = await rt.readF32(s.logits, R * V);
     seqs.forEach((seq, b) => (seq.length += entries[b].tokenIds.length));
     let row = 0;
