@@ -3,7 +3,7 @@
 import type { ModelConfig } from '../runtime/model/model-config.js';
 import type { WeightProvider } from '../runtime/engine/runner-types.js';
 import { DType, GraphBuilder } from '../runtime/engine/onnx-builder.js';
-import { blockWeightShapes, emitBlock, emitHead, emitRopeInputs, type BlockWeightNames } from '../runtime/engine/block-graph.js';
+import { blockWeightShapes, emitBlock, emitHead, emitRopeInputs, ROPE_INPUT, type BlockWeightNames } from '../runtime/engine/block-graph.js';
 import { SequenceKvCache } from '../runtime/engine/kv-cache.js';
 import { RopeTables } from '../runtime/engine/rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from '../runtime/engine/ort-session.js';
@@ -87,13 +87,11 @@ export class MonolithicModel {
     const seq = this.seq;
     seq.reserve(seq.length + n);
     const positions = Array.from({ length: n }, (_, i) => seq.length + i);
-    const cos = new Float32Array(n * hd);
-    const sin = new Float32Array(n * hd);
-    this.rope.fill(positions, cos, sin);
+    const rope = new Float32Array(n * 2 * hd);
+    this.rope.fillInterleaved(positions, rope);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(tokenIds.map(BigInt)), [n]),
-      rope_cos: floatTensor(cos, [n, hd]),
-      rope_sin: floatTensor(sin, [n, hd]),
+      [ROPE_INPUT]: floatTensor(rope, [n, 2, hd]),
     };
     const fetches: Record<string, ort.Tensor | null> = { logits: null };
     for (let l = 0; l < numLayers; l++) {

@@ -139,15 +139,18 @@ export function emitBlock(
   return { hidden: out, newK: ks, newV: vs };
 }
 
-/** cos/sin [T, hd] graph inputs reshaped once to [T, 1, hd] for broadcasting over heads. */
+/** The RoPE rows input [T, 2, hd] (cos, sin per token), sliced once to [T, 1, hd] each for broadcasting over heads. */
 export function emitRopeInputs(g: GraphBuilder, headDim: number): { cos3: string; sin3: string } {
-  const cos = g.input('rope_cos', DType.float, ['T', headDim]);
-  const sin = g.input('rope_sin', DType.float, ['T', headDim]);
+  const rope = g.input(ROPE_INPUT, DType.float, ['T', 2, headDim]);
+  const axis = g.constInt64([1]);
   return {
-    cos3: g.op('Unsqueeze', [cos, g.constInt64([1])]),
-    sin3: g.op('Unsqueeze', [sin, g.constInt64([1])]),
+    cos3: g.op('Slice', [rope, g.constInt64([0]), g.constInt64([1]), axis]),
+    sin3: g.op('Slice', [rope, g.constInt64([1]), g.constInt64([2]), axis]),
   };
 }
+
+/** Name of the RoPE rows input in every graph that takes one. */
+export const ROPE_INPUT = 'rope';
 
 /** Input names of the per-block graph. */
 export const blockInputName = {

@@ -3,7 +3,7 @@
 import type { ModelConfig } from '../model/model-config.js';
 import type { BatchEntry, LayerWeights, ModelRunner, SequenceOptions, WeightProvider } from './runner-types.js';
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
-import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName } from './block-graph.js';
+import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName, ROPE_INPUT } from './block-graph.js';
 import { SequenceKvCache } from './kv-cache.js';
 import { checkLayerIndices, checkStepEntries } from './step-validation.js';
 import { RopeTables } from './rope.js';
@@ -168,9 +168,8 @@ class OrtRunner implements ModelRunner {
         positions[starts[b] + i] = seqs[b].length + i;
       });
     });
-    const cos = new Float32Array(total * hd);
-    const sin = new Float32Array(total * hd);
-    this.rope.fill(positions, cos, sin);
+    const rope = new Float32Array(total * 2 * hd);
+    this.rope.fillInterleaved(positions, rope);
     for (let b = 0; b < seqs.length; b++) seqs[b].reserve(seqs[b].length + counts[b]);
 
     const layerSet = new Set<number>();
@@ -190,7 +189,7 @@ class OrtRunner implements ModelRunner {
         }
         return out;
       };
-      const out = await this.runBlock(layer, active.map((b) => seqs[b]), active.map((b) => counts[b]), rows(hidden, H), rows(cos, hd), rows(sin, hd));
+      const out = await this.runBlock(layer, active.map((b) => seqs[b]), active.map((b) => counts[b]), rows(hidden, H), rows(rope, 2 * hd));
       if (all) hidden = out;
       else {
         let at = 0;
@@ -209,8 +208,7 @@ class OrtRunner implements ModelRunner {
     seqs: SequenceKvCache[],
     counts: number[],
     hidden: Float32Array,
-    cos: Float32Array,
-    sin: Float32Array,
+    rope: Float32Array,
   ): Promise<Float32Array> {
     const { hiddenSize: H, numKvHeads: kvH, headDim: hd } = this.config;
     const session = await this.blockSession(seqs.length);
@@ -218,8 +216,7 @@ class OrtRunner implements ModelRunner {
     const total = hidden.length / H;
     const feeds: Record<string, ort.Tensor> = {
       [blockInputName.hidden]: floatTensor(hidden, [total, H]),
-      rope_cos: floatTensor(cos, [total, hd]),
-      rope_sin: floatTensor(sin, [total, hd]),
+      [ROPE_INPUT]: floatTensor(rope, [total, 2, hd]),
     };
     if (seqs.length > 1) {
       feeds[blockInputName.splitSizes] = new ort.Tensor('int64', BigInt64Array.from(counts.map((c) => BigInt(c))), [counts.length]);

@@ -45,13 +45,13 @@ export function computeInvFreq(config: ModelConfig): Float32Array {
 /**
  * cos/sin rows for positions [0, maxPositions): row p is cat(freqs, freqs) with
  * freqs = float32(p * inv_freq), as transformers' LlamaRotaryEmbedding builds `emb`.
- * (attention_scaling is 1 for the default, linear and llama3 kinds.)
+ * (attention_scaling is 1 for the default, linear and llama3 kinds.) Stored as
+ * [position, 2, headDim] (cos then sin) so one token's rows are one contiguous copy.
  */
 export class RopeTables {
   readonly headDim: number;
   readonly maxPositions: number;
-  private readonly cosTable: Float32Array;
-  private readonly sinTable: Float32Array;
+  private readonly table: Float32Array;
 
   constructor(config: ModelConfig, maxPositions: number) {
     const invFreq = computeInvFreq(config);
@@ -59,28 +59,38 @@ export class RopeTables {
     const half = dim / 2;
     this.headDim = dim;
     this.maxPositions = maxPositions;
-    this.cosTable = new Float32Array(maxPositions * dim);
-    this.sinTable = new Float32Array(maxPositions * dim);
+    this.table = new Float32Array(maxPositions * 2 * dim);
     for (let p = 0; p < maxPositions; p++) {
+      const cosAt = p * 2 * dim;
+      const sinAt = cosAt + dim;
       for (let i = 0; i < half; i++) {
         const freq = f32(p * invFreq[i]);
         const c = f32(Math.cos(freq));
         const s = f32(Math.sin(freq));
-        this.cosTable[p * dim + i] = c;
-        this.cosTable[p * dim + half + i] = c;
-        this.sinTable[p * dim + i] = s;
-        this.sinTable[p * dim + half + i] = s;
+        this.table[cosAt + i] = c;
+        this.table[cosAt + half + i] = c;
+        this.table[sinAt + i] = s;
+        this.table[sinAt + half + i] = s;
       }
     }
   }
 
-  /** Copies the rows of `positions` into cosOut/sinOut ([positions.length, headDim]). */
+  /** Copies the cos and sin rows of `positions` into cosOut/sinOut ([positions.length, headDim] each). */
   fill(positions: ArrayLike<number>, cosOut: Float32Array, sinOut: Float32Array): void {
     const dim = this.headDim;
     for (let t = 0; t < positions.length; t++) {
+      const at = positions[t] * 2 * dim;
+      cosOut.set(this.table.subarray(at, at + dim), t * dim);
+      sinOut.set(this.table.subarray(at + dim, at + 2 * dim), t * dim);
+    }
+  }
+
+  /** Copies the [2, headDim] rows (cos, sin) of `positions` into `out` ([positions.length, 2, headDim]). */
+  fillInterleaved(positions: ArrayLike<number>, out: Float32Array): void {
+    const row = 2 * this.headDim;
+    for (let t = 0; t < positions.length; t++) {
       const p = positions[t];
-      cosOut.set(this.cosTable.subarray(p * dim, (p + 1) * dim), t * dim);
-      sinOut.set(this.sinTable.subarray(p * dim, (p + 1) * dim), t * dim);
+      out.set(this.table.subarray(p * row, (p + 1) * row), t * row);
     }
   }
 }
