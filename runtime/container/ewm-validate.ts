@@ -46,6 +46,9 @@ export function validateMetadata(meta: unknown, metadataOffset: number): string 
     if (!isObj(f) || typeof f.file !== 'string' || !Array.isArray(f.tensors) || !f.tensors.every((n) => typeof n === 'string' && names.has(n))) {
       return 'safetensors file list names unknown tensors';
     }
+    if (f.metadata !== null && !(isObj(f.metadata) && Object.values(f.metadata).every((v) => typeof v === 'string'))) {
+      return `safetensors file ${f.file}: metadata must map names to text`;
+    }
   }
   return null;
 }
