@@ -1,6 +1,7 @@
 // The .ewm container's constants, header codec and metadata types (docs/format.md section 1).
 
 import type { WeightDtype } from '../model/dtype.js';
+import type { LayerImportance, QualityTable } from '../calibration/calibration-types.js';
 
 export const EWM_MAGIC = 'EDGEWEWM';
 export const EWM_VERSION = 1;
@@ -64,8 +65,10 @@ export interface EwmMetadata {
   segments: SegmentEntry[];
   tensors: TensorEntry[];
   safetensors: SafetensorsFileEntry[];
-  layerImportance: null;
-  qualityTables: null;
+  /** Block ranking written by `edgewise calibrate` (runtime/calibration), else null. */
+  layerImportance: LayerImportance | null;
+  /** Held-out perplexity per (depth, precision), written by `edgewise calibrate`, else null. */
+  qualityTables: QualityTable | null;
 }
 
 export interface EwmHeader {
