@@ -2,26 +2,13 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { bytesToUnicode } from '../../runtime/model/byte-level.js';
 
 /** GPT-2's pre-tokenization pattern: what the ByteLevel pre-tokenizer with use_regex applies. */
 const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 /** Special tokens take the first ids: 0 doubles as BOS/EOS of plain text, 1-2 frame chat turns. */
 export const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
-
-/** GPT-2's reversible byte → printable character map used by byte-level BPE. */
-export function bytesToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
-  }
-  return table;
-}
 
 interface TrainedBpe {
   vocab: Map<string, number>;
