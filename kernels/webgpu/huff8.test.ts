@@ -81,7 +81,7 @@ describe('huff8 WGSL decoder', () => {
   }
 
   const cases: { name: string; make: () => Uint16Array; dtype: 'BF16' | 'F16'; chunk: number }[] = [
-    { name: 'Gaussian BF16, chunk 256', make: () => gaussianBf16(20000, 0.02, seed), dtype: 'BF16', chunk: 256 },
+    { name: 'Gaussian BF16, chunk 256, 313 chunks (2 workgroups)', make: () => gaussianBf16(80000, 0.02, seed), dtype: 'BF16', chunk: 256 },
     { name: 'Gaussian BF16, odd length, chunk 4096', make: () => gaussianBf16(9001, 1, seed + 1), dtype: 'BF16', chunk: 4096 },
     { name: 'long codes (LUT misses), chunk 512', make: () => skewedPatterns(prng, 7000), dtype: 'BF16', chunk: 512 },
     {

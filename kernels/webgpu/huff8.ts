@@ -5,6 +5,7 @@ import { grid, type KernelRuntime } from './kernel-runtime.js';
 
 const LUT_BITS = 10;
 const TABLE_WORDS = 1331; // see kernels/wgsl/huff8-common.wgsl
+const DECODE_WG = 256; // invocations (chunks) per workgroup, as in huff8-common.wgsl
 
 /** Decode tables of one codebook (256 code lengths) in the layout huff8-common.wgsl expects. */
 export function buildDecodeTables(codeLengths: Uint8Array): Uint32Array {
@@ -83,7 +84,7 @@ function params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0,
  */
 export function decodeHuff8(rt: KernelRuntime, enc: GPUCommandEncoder, t: Huff8Tensor, out: GPUBuffer, outWordOffset: number, mode: 'pairs' | 'f32', err: GPUBuffer): void {
   const pipe = rt.pipeline('huff8-decode', { OUT_F32: mode === 'f32' });
-  rt.dispatch(enc, pipe, [params(rt, t, outWordOffset), t.seg, t.tables, out, err], grid(Math.ceil(numChunks(t) / 64)));
+  rt.dispatch(enc, pipe, [params(rt, t, outWordOffset), t.seg, t.tables, out, err], grid(Math.ceil(numChunks(t) / DECODE_WG)));
 }
 
 /** Partial-sum slots per chunk: the most rows of length k one chunk can touch. */
@@ -113,7 +114,7 @@ export function fusedHuff8Gemv(
   const slots = fusedSlots(a.t.chunkSize, a.k);
   const mb = a.m;
   const gemv = rt.pipeline('huff8-gemv', { MB: mb });
-  rt.dispatch(enc, gemv, [params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / 64)));
+  rt.dispatch(enc, gemv, [params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / DECODE_WG)));
   const reduce = rt.pipeline('huff8-reduce', { MB: mb, HAS_BIAS: a.bias !== null });
   const bindings = [rt.uniform([a.n, a.k, a.m, a.t.chunkSize, slots, 0, 0, 0]), a.partials, a.y];
   if (a.bias) bindings.push(a.bias);

@@ -7,10 +7,10 @@
 @group(0) @binding(4) var<storage, read_write> err: array<atomic<u32>>;
 #include "huff8-common"
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(DECODE_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   load_tables(lid);
-  let c = gid.x + gid.y * nwg.x * 64u;
+  let c = gid.x + gid.y * nwg.x * DECODE_WG;
   if (c >= hp.num_chunks) {
     return;
   }
