@@ -10,6 +10,7 @@ import { bf16WithEdges, EDGE_PATTERNS_16, gaussianF16, seededRandom } from './sy
 import { CodecError } from './codec-error.js';
 import { codedBits } from './huffman.js';
 import { f32BitsToBf16Bits } from './bf16.js';
+import { Worker } from 'node:worker_threads';
 
 function histogram(data: Uint16Array): Float64Array {
   const counts = new Float64Array(256);
@@ -166,4 +167,25 @@ test('malformed streams end in CodecError from both decoders, and bad arguments 
       assert.ok(err instanceof CodecError);
     }
   }
+});
+
+test('concurrent decodes from several worker threads share the thread pool safely', async () => {
+  const data = bf16WithEdges(400_000, 31);
+  const lengths = huffmanCodeLengths(histogram(data));
+  const enc = encodeReference(data, lengths, 4096);
+  const results = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<{ mismatches: number }>((resolve, reject) => {
+          const w = new Worker(new URL('./decode-stress-worker.js', import.meta.url), { workerData: { enc, lengths, expected: data, rounds: 30 } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  // The main thread decodes at the same time as the workers.
+  const out = new Uint16Array(data.length);
+  for (let r = 0; r < 10; r++) nativeDecode(enc, lengths, out, { dtype: 'BF16', threads: 2 });
+  assert.deepEqual(out, data);
+  assert.deepEqual(results, [{ mismatches: 0 }, { mismatches: 0 }, { mismatches: 0 }]);
 });
