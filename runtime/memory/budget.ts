@@ -25,19 +25,6 @@ export function parseBytes(text: string, param = 'memory-budget'): number {
   return bytes;
 }
 
-/** `1.50 GiB`, `12.0 MiB`, `900 B`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
-}
-
 /** Where the machine's limits come from; tests pass fakes. */
 export interface MemoryProbe {
   /** The cgroup memory limit in bytes, or null when unlimited or unknown. */
