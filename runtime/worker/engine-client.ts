@@ -1,6 +1,6 @@
 // EngineClient: the caller-side handle of the engine worker (submit, cancel, stats, drain, close).
 
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { EdgewiseError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
@@ -206,7 +206,8 @@ export async function startEngine(options: StartEngineOptions): Promise<EngineCl
   const assetsPromise = options.fake
     ? Promise.resolve({ tokenizer: null, chatTemplate: null })
     : import('../model/load-model.js').then((m) => m.loadTokenizerAndTemplate(options.modelPath));
-  const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: data });
+  // NOTE: SHARE_ENV so the webgpu backend's VK_ICD_FILENAMES fallback (SwiftShader) reaches the native Vulkan loader.
+  const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: data, env: SHARE_ENV });
   const ready = new Promise<WorkerReady>((resolve, reject) => {
     const onMessage = (msg: FromWorkerMessage) => {
       if (msg.type === 'ready') {
