@@ -1,0 +1,87 @@
+// Governor decisions: wishes set the floor, memory and queue pick the depth, unmeetable wishes get kind 'budget'.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EdgewiseError } from '../errors.js';
+import { Governor, type GovernorOptions } from './governor.js';
+
+const KV = 2 * 2 * 8 * 4; // per token per block: K and V, 2 heads × 8 dims, fp32
+const base: GovernorOptions = {
+  numLayers: 4,
+  ranking: [2, 0, 3, 1],
+  qualityTable: {
+    numTokens: 100, windowTokens: 50,
+    points: [{ depth: 4, precision: 'bf16', perplexity: 10 }, { depth: 3, precision: 'bf16', perplexity: 10.4 },
+      { depth: 2, precision: 'bf16', perplexity: 12 }, { depth: 1, precision: 'bf16', perplexity: 19 }],
+  },
+  blockBytes: 10_000,
+  kvBytesPerTokenLayer: KV,
+  maxSeqLen: 256,
+  defaultQuality: 'high',
+};
+const idle = { running: 0, waiting: 0, maxBatch: 4 };
+const isBudget = (e: unknown) => e instanceof EdgewiseError && e.kind === 'budget';
+
+test('KV bytes follow the cache capacity doubling from 64 tokens up to maxSeqLen', () => {
+  const g = new Governor(base, 1e9);
+  assert.equal(g.kvBytes(4, 10), 4 * 64 * KV);
+  assert.equal(g.kvBytes(2, 65), 2 * 128 * KV);
+  assert.equal(g.kvBytes(1, 1000), 256 * KV);
+});
+
+test('plenty of memory: full depth for every quality; floors come from the quality table', () => {
+  const g = new Governor(base, 1e9);
+  for (const quality of ['exact', 'high', 'balanced', 'fast'] as const) {
+    const d = g.decide({ quality }, 20, idle);
+    assert.equal(d.choice.depth, 4, quality);
+    assert.equal(d.layerIndices, undefined);
+  }
+  // A long queue takes the floor: high → 3 (10.4 ≤ 10.5), balanced → 2 (12 ≤ 12.5), fast → 1 (19 ≤ 20).
+  const busy = { running: 4, waiting: 4, maxBatch: 4 };
+  assert.deepEqual(g.decide({ quality: 'high' }, 20, busy).layerIndices, [0, 2, 3]);
+  assert.deepEqual(g.decide({ quality: 'balanced' }, 20, busy).layerIndices, [0, 2]);
+  assert.deepEqual(g.decide({ quality: 'fast' }, 20, busy).layerIndices, [2]);
+  assert.equal(g.decide({ quality: 'exact' }, 20, busy).choice.depth, 4);
+  assert.match(g.decide({ quality: 'fast' }, 20, busy).choice.why, /queue long/);
+  assert.equal(g.decide({ quality: 'fast', minDepth: 3 }, 20, busy).choice.depth, 3);
+});
+
+test('less memory: the deepest depth whose blocks fit in the cache, not below the floor', () => {
+  const kv = (d: number) => d * 64 * KV;
+  // Room for exactly 2 blocks besides a depth-2 KV cache.
+  const g = new Governor(base, 2 * 10_000 + kv(2));
+  const d = g.decide({ quality: 'fast' }, 20, idle);
+  assert.equal(d.choice.depth, 2);
+  assert.deepEqual(d.layerIndices, [0, 2]);
+  assert.match(d.choice.why, /memory/);
+  assert.equal(g.decide({ quality: 'high' }, 20, idle).choice.depth, 3); // floor 3 wins over the cache
+  assert.equal(g.decide(undefined, 20, idle).choice.depth, 3); // server default 'high'
+});
+
+test('reservations shrink the free budget and the cache capacity; unmeetable wishes fail with kind budget', () => {
+  const kv4 = 4 * 64 * KV;
+  const g = new Governor(base, 2 * kv4 + 100);
+  g.admit('a', { quality: 'exact' }, 20, idle);
+  g.admit('b', { quality: 'exact' }, 20, idle);
+  assert.equal(g.kvReservedBytes, 2 * kv4);
+  assert.equal(g.cacheCapacity(), 100);
+  assert.throws(() => g.admit('c', { quality: 'exact' }, 20, idle), isBudget);
+  assert.throws(() => g.admit('c', { quality: 'fast' }, 20, idle), isBudget);
+  g.release('a');
+  g.release('a'); // idempotent
+  assert.equal(g.admit('c', { quality: 'exact' }, 20, idle).choice.depth, 4);
+  g.setBudget(10);
+  assert.equal(g.cacheCapacity(), 0);
+  assert.throws(() => g.decide({ precision: 'e8m3' }, 20, idle), (e: unknown) => e instanceof EdgewiseError && e.kind === 'invalid_request');
+  assert.throws(() => g.decide({ minDepth: 9 }, 20, idle), (e: unknown) => e instanceof EdgewiseError && e.param === 'edgewise.min_depth');
+});
+
+test('an uncalibrated container serves full depth only', () => {
+  const g = new Governor({ ...base, ranking: null, qualityTable: null }, 1e9);
+  const d = g.decide({ quality: 'fast' }, 20, { running: 9, waiting: 9, maxBatch: 1 });
+  assert.equal(d.choice.depth, 4);
+  assert.match(d.choice.why, /not calibrated/);
+  // Without a table, qualities keep a fraction of the blocks.
+  const t = new Governor({ ...base, qualityTable: null }, 1e9);
+  assert.equal(t.decide({ quality: 'balanced' }, 20, { running: 9, waiting: 9, maxBatch: 1 }).choice.depth, 3);
+});
