@@ -88,3 +88,20 @@ test('the Prometheus text parser reads labels, escapes and infinities', () => {
   assert.ok(Number.isNaN(s[2].value));
   assert.throws(() => parsePrometheusText('not a sample line at all'), SyntaxError);
 });
+
+test('block decode time, depth and precision reported by the engine are recorded as given', async () => {
+  const metrics = new ServerMetrics({ model: 'c', engineStats: () => ({ running: 0, waiting: 0 }) });
+  metrics.recordRequestEnd({
+    finishReason: 'stop', promptTokens: 4, completionTokens: 3, queueMs: 0, ttftMs: 10, totalMs: 30, depth: 5, precision: 'int4',
+    blockDecode: { count: 40, totalMs: 8 },
+  });
+  metrics.recordRequestEnd({ finishReason: 'stop', promptTokens: 4, completionTokens: 3, queueMs: 0, ttftMs: 10, totalMs: 30, depth: 7, precision: 'bf16' });
+  const s = parsePrometheusText(await metrics.scrape());
+  assert.equal(sumSamples(s, 'edgewise:block_decode_seconds_count'), 1, 'only the request that decoded blocks');
+  assert.ok(Math.abs(sumSamples(s, 'edgewise:block_decode_seconds_sum') - 0.008) < 1e-12);
+  assert.equal(sumSamples(s, 'edgewise:request_depth_layers_sum'), 12);
+  assert.equal(sumSamples(s, 'edgewise:depth_layers'), 7, 'the gauge holds the latest depth');
+  assert.equal(sumSamples(s, 'edgewise:request_precision_total', { precision: 'int4' }), 1);
+  assert.equal(sumSamples(s, 'edgewise:request_precision_total', { precision: 'bf16' }), 1);
+  await metrics.shutdown();
+});
