@@ -56,11 +56,12 @@ struct Reader {
   wi: u32,
   w0: u32,
   w1: u32,
+  raw4: u32, // the raw bytes of elements e & ~3 .. (e & ~3) + 3
 }
 
 fn reader_at(bit: u32) -> Reader {
   let wi = bit >> 5u;
-  return Reader(bit, wi, seg[hp.words_off + wi], seg[hp.words_off + wi + 1u]);
+  return Reader(bit, wi, seg[hp.words_off + wi], seg[hp.words_off + wi + 1u], 0u);
 }
 
 /** The next 16 stream bits (MSB-first), refilling the window when the position crossed a word. */
@@ -77,9 +78,12 @@ fn peek16(r: ptr<function, Reader>) -> u32 {
   return win >> 16u;
 }
 
-/** The raw (sign + 7 low bits) byte of element e. */
-fn raw_byte(e: u32) -> u32 {
-  return (seg[hp.raw_off + (e >> 2u)] >> ((e & 3u) * 8u)) & 0xffu;
+/** The raw (sign + 7 low bits) byte of element e; one load per 4 elements (chunks start at multiples of 256). */
+fn raw_byte(r: ptr<function, Reader>, e: u32) -> u32 {
+  if ((e & 3u) == 0u) {
+    (*r).raw4 = seg[hp.raw_off + (e >> 2u)];
+  }
+  return ((*r).raw4 >> ((e & 3u) * 8u)) & 0xffu;
 }
 
 /** The 16-bit pattern of a decoded symbol and its raw byte. */
@@ -106,6 +110,36 @@ fn to_f32_bits(h: u32) -> u32 {
     return sign | 0x7f800000u | (m << 13u);
   }
   return sign | ((e + 112u) << 23u) | (m << 13u);
+}
+
+/** Where chunk c lies: first element, bit range, element count; ok = false when the index is inconsistent. */
+struct Chunk {
+  first: u32,
+  start: u32,
+  end_bit: u32,
+  count: u32,
+  ok: bool,
+}
+
+fn chunk_at(c: u32) -> Chunk {
+  let first = seg[hp.index_off + 2u * c + 1u];
+  let start = seg[hp.index_off + 2u * c];
+  let end_bit = select(hp.bit_length, seg[hp.index_off + 2u * c + 2u], c + 1u < hp.num_chunks);
+  let ok = first == c * hp.chunk_size && start <= end_bit && end_bit <= hp.bit_length;
+  return Chunk(first, start, end_bit, min(hp.chunk_size, hp.n - min(first, hp.n)), ok);
+}
+
+const BAD = 0xffffffffu;
+
+/** Decodes element e's 16-bit pattern and advances the reader; BAD when no code matches or the chunk's bits run out. */
+fn next16(r: ptr<function, Reader>, e: u32, end_bit: u32) -> u32 {
+  let hit = lookup(peek16(r));
+  let len = hit >> 8u;
+  if (len == 0u || (*r).bit + len > end_bit) {
+    return BAD;
+  }
+  (*r).bit += len;
+  return join16(hit & 0xffu, raw_byte(r, e));
 }
 
 /** Flags a malformed chunk; the host reads the count after decoding. */

@@ -14,25 +14,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (c >= hp.num_chunks) {
     return;
   }
-  let first = seg[hp.index_off + 2u * c + 1u];
-  let start = seg[hp.index_off + 2u * c];
-  let end_bit = select(hp.bit_length, seg[hp.index_off + 2u * c + 2u], c + 1u < hp.num_chunks);
-  if (first != c * hp.chunk_size || start > end_bit || end_bit > hp.bit_length) {
+  let ch = chunk_at(c);
+  if (!ch.ok) {
     flag_error();
     return;
   }
-  let count = min(hp.chunk_size, hp.n - first);
-  var r = reader_at(start);
+  let first = ch.first;
+  let count = ch.count;
+  var r = reader_at(ch.start);
   var pending = 0u;
   for (var i = 0u; i < count; i++) {
-    let e = lookup(peek16(&r));
-    let len = e >> 8u;
-    if (len == 0u || r.bit + len > end_bit) {
+    let h = next16(&r, first + i, ch.end_bit);
+    if (h == BAD) {
       flag_error();
       return;
     }
-    r.bit += len;
-    let h = join16(e & 0xffu, raw_byte(first + i));
 #if OUT_F32
     out[hp.out_off + first + i] = to_f32_bits(h);
 #else
@@ -48,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     out[hp.out_off + ((first + count) >> 1u)] = pending;
   }
 #endif
-  if (r.bit != end_bit) {
+  if (r.bit != ch.end_bit) {
     flag_error();
   }
 }

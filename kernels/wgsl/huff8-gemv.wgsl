@@ -18,28 +18,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (c >= hp.num_chunks) {
     return;
   }
-  let first = seg[hp.index_off + 2u * c + 1u];
-  let start = seg[hp.index_off + 2u * c];
-  let end_bit = select(hp.bit_length, seg[hp.index_off + 2u * c + 2u], c + 1u < hp.num_chunks);
-  if (first != c * hp.chunk_size || start > end_bit || end_bit > hp.bit_length) {
+  let ch = chunk_at(c);
+  if (!ch.ok) {
     flag_error();
     return;
   }
-  let count = min(hp.chunk_size, hp.n - first);
-  var r = reader_at(start);
+  let first = ch.first;
+  var r = reader_at(ch.start);
   var col = first % hp.k;
   var slot = 0u;
   var acc: array<f32, MB>;
   let base = c * hp.slots * MB;
-  for (var i = 0u; i < count; i++) {
-    let e = lookup(peek16(&r));
-    let len = e >> 8u;
-    if (len == 0u || r.bit + len > end_bit) {
+  for (var i = 0u; i < ch.count; i++) {
+    let h = next16(&r, first + i, ch.end_bit);
+    if (h == BAD) {
       flag_error();
       return;
     }
-    r.bit += len;
-    let w = bitcast<f32>(to_f32_bits(join16(e & 0xffu, raw_byte(first + i))));
+    let w = bitcast<f32>(to_f32_bits(h));
     for (var m = 0u; m < MB; m++) {
       if (m < hp.m) {
         acc[m] += w * x[m * hp.k + col];
@@ -60,7 +56,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       partials[base + slot * MB + m] = acc[m];
     }
   }
-  if (r.bit != end_bit) {
+  if (r.bit != ch.end_bit) {
     flag_error();
   }
 }

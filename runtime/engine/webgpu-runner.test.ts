@@ -3,55 +3,15 @@
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { ModelRunner, WeightProvider } from './runner-types.js';
+import type { ModelRunner } from './runner-types.js';
 import { createWebgpuRunner } from './webgpu-runner.js';
 import { createRandomWeights, tinyConfig } from './random-weights.js';
-import { referenceForward, relativeMaxError } from './reference-forward.js';
+import { relativeMaxError } from './reference-forward.js';
+import { checkScenario, randomTokens } from './runner-scenarios.js';
 import { createRunner } from './create-runner.js';
 import { loadModel } from '../model/load-model.js';
 import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
 import { NO_GPU_MESSAGE } from '../../kernels/webgpu/gpu-test-util.js';
-
-const TOLERANCE = 1e-4;
-
-function randomTokens(n: number, vocab: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return (s >>> 8) % vocab;
-  });
-}
-
-/** Steps of `plan` over sequences with known tokens; every returned row is checked against the reference. */
-async function checkScenario(
-  runner: ModelRunner,
-  weights: WeightProvider,
-  sequences: { seqId: number; tokens: number[]; layerIndices?: number[] }[],
-  plan: { seqId: number; count: number; allLogits?: boolean }[][],
-): Promise<void> {
-  const V = weights.config.vocabSize;
-  const refs = new Map<number, Float64Array>();
-  for (const s of sequences) {
-    refs.set(s.seqId, await referenceForward(weights, s.tokens, s.layerIndices));
-    runner.createSequence(s.seqId, { layerIndices: s.layerIndices });
-  }
-  for (const stepPlan of plan) {
-    const entries = stepPlan.map((p) => {
-      const seq = sequences.find((s) => s.seqId === p.seqId)!;
-      const start = runner.sequenceLength(p.seqId);
-      return { seqId: p.seqId, tokenIds: seq.tokens.slice(start, start + p.count), allLogits: p.allLogits, start };
-    });
-    const out = await runner.step(entries.map(({ seqId, tokenIds, allLogits }) => ({ seqId, tokenIds, allLogits })));
-    entries.forEach((e, i) => {
-      const first = e.allLogits ? e.start : e.start + e.tokenIds.length - 1;
-      const n = e.allLogits ? e.tokenIds.length : 1;
-      assert.equal(out[i].length, n * V);
-      const err = relativeMaxError(out[i], refs.get(e.seqId)!.subarray(first * V, (first + n) * V));
-      assert.ok(err <= TOLERANCE, `seq ${e.seqId} rows ${first}..${first + n - 1}: rel err ${err}`);
-    });
-  }
-  for (const s of sequences) runner.freeSequence(s.seqId);
-}
 
 describe('webgpu runner', () => {
   let gpu: GpuContext | null = null;

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../model/model-config.js';
 import type { BatchEntry, ModelRunner, SequenceOptions, WeightProvider } from './runner-types.js';
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { RopeTables } from './rope.js';
+import { checkLayerIndices, checkStepEntries } from './step-validation.js';
 import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
 import { GpuError, KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { matmul, type MatmulWeight } from '../../kernels/webgpu/matmul.js';
@@ -111,13 +112,8 @@ export class WebgpuRunner implements ModelRunner {
 
   createSequence(seqId: number, options?: SequenceOptions): void {
     if (this.sequences.has(seqId)) throw new InvalidRequestError(`sequence ${seqId} already exists`, 'seqId');
-    const layers = options?.layerIndices ?? Array.from({ length: this.config.numLayers }, (_, i) => i);
-    layers.forEach((l, i) => {
-      if (!Number.isInteger(l) || l < 0 || l >= this.config.numLayers || (i > 0 && l <= layers[i - 1])) {
-        throw new InvalidRequestError(`layerIndices must be ascending block indices in [0, ${this.config.numLayers}), got [${layers.join(', ')}]`, 'layerIndices');
-      }
-    });
-    this.sequences.set(seqId, { slot: this.kv.acquire(), length: 0, layers: [...layers], key: layers.join(',') });
+    const layers = checkLayerIndices(options?.layerIndices, this.config.numLayers);
+    this.sequences.set(seqId, { slot: this.kv.acquire(), length: 0, layers, key: layers.join(',') });
   }
 
   freeSequence(seqId: number): void {
@@ -143,7 +139,7 @@ export class WebgpuRunner implements ModelRunner {
     if (entries.length === 0) return [];
     this.busy = true;
     try {
-      const seqs = this.validate(entries);
+      const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
       // NOTE: sequences running different block subsets (depth switching) go in separate passes; usually there is one.
       const groups = new Map<string, number[]>();
       seqs.forEach((s, b) => groups.set(s.key, [...(groups.get(s.key) ?? []), b]));
@@ -159,25 +155,6 @@ export class WebgpuRunner implements ModelRunner {
     } finally {
       this.busy = false;
     }
-  }
-
-  private validate(entries: BatchEntry[]): GpuSequence[] {
-    const seen = new Set<number>();
-    return entries.map((e) => {
-      if (seen.has(e.seqId)) throw new InvalidRequestError(`sequence ${e.seqId} appears twice in one step`, 'seqId');
-      seen.add(e.seqId);
-      const seq = this.getSequence(e.seqId);
-      if (e.tokenIds.length === 0) throw new InvalidRequestError(`sequence ${e.seqId}: no tokens to run`, 'tokenIds');
-      if (seq.length + e.tokenIds.length > this.maxSeqLen) {
-        throw new InvalidRequestError(`sequence ${e.seqId}: ${seq.length + e.tokenIds.length} tokens exceed maxSeqLen ${this.maxSeqLen}`, 'tokenIds');
-      }
-      for (const id of e.tokenIds) {
-        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-          throw new InvalidRequestError(`token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`, 'tokenIds');
-        }
-      }
-      return seq;
-    });
   }
 
   /** One forward pass of sequences that run the same blocks: records every dispatch into one command buffer. */
