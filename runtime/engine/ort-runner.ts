@@ -35,6 +35,17 @@ type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
  * layer. Batch-1 decode thus runs exactly one session.run per block with no mask/padding
  * overhead beyond the monolithic graph's; com.microsoft.GroupQueryAttention was not used
  * because it needs every sequence in a batch to add the same number of tokens.
+ *
+ * NOTE: decode speed vs one monolithic graph (bench/engine-bench.ts, default model, 1 thread):
+ * the block-wise engine reaches about 0.7-0.75 of the monolithic graph's batch-1 decode speed
+ * on the shared 2-core box. perf shows where the rest goes: with weights as inputs, MLAS runs
+ * its M=1 kernels (a dot product per output row for Gemm transB, an axpy per input row for
+ * MatMul; both measured alike) instead of the register-blocked kernel over prepacked
+ * initializers, about 0.6 ms of a ~3 ms step; per-call overhead (about 9 µs per run plus
+ * about 2 µs per fed tensor) is about 0.2 ms. Fewer feeds or fusing the LM head into the last
+ * block would recover only that smaller part; forcing M>1 (packing B per call) and feeding
+ * W as the MatMul A operand were measured slower or equal. Closing the gap needs a fast GEMV
+ * on non-constant weights (a native kernel, ideally fused with block decompression).
  */
 export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
   const config = weights.config;
