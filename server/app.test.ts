@@ -2,6 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { EdgewiseServer } from './app.js';
 import { FakeEngine } from './fake-engine.js';
 import { getJson, parseSse, postJson, sleep, startTestServer, type TestServer } from './test-helpers.js';
 
@@ -153,6 +155,18 @@ describe('server limits, pings, disconnects and drain', () => {
       assert.equal(right.status, 200);
       assert.equal((await fetch(`${t.url}/health`)).status, 200, 'probes need no key');
     } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses to share a port with another server', async () => {
+    const t = await startTestServer({ engine: new FakeEngine() });
+    const port = Number(new URL(t.url).port);
+    const second = new EdgewiseServer({ engine: new FakeEngine(), logger: pino({ level: 'silent' }) });
+    try {
+      await assert.rejects(second.listen('127.0.0.1', port), /cannot listen/);
+    } finally {
+      second.close();
       await t.close();
     }
   });

@@ -41,6 +41,9 @@ export interface ExtraRoute {
   handler: (ex: HttpExchange) => void | Promise<void>;
 }
 
+/** uWS's listen option (exported by uws.js, missing from its typings). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
 type Handler = (ex: HttpExchange, body: Buffer | null, param: string) => void | Promise<void>;
 
 export class EdgewiseServer {
@@ -117,7 +120,10 @@ export class EdgewiseServer {
   /** Listens; port 0 picks a free port. Resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
+      // NOTE: uWS shares ports (SO_REUSEPORT) unless told otherwise, so a second server on a busy
+      // port would silently split the traffic; LIBUS_LISTEN_EXCLUSIVE_PORT makes it fail instead.
+      const listen = this.app.listen as unknown as (h: string, p: number, options: number, cb: (s: us_listen_socket | false) => void) => void;
+      listen.call(this.app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) {
           reject(new EdgewiseError('unavailable', `cannot listen on ${host}:${port} (address in use or not available)`));
           return;
