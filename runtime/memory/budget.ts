@@ -77,15 +77,20 @@ export interface BudgetOptions {
   /** Kept free below the cgroup limit and below available memory (default 64 MiB). */
   headroomBytes?: number;
   probe?: MemoryProbe;
+  /**
+   * Bytes the process holds outside the budget (runtime, compressed store, decoded embedding
+   * and head): taken off the machine ceilings, which are whole-process figures.
+   */
+  overheadBytes?: number;
 }
 
 export interface BudgetReading {
   /** What the engine may use now: min of the sources below that are known. */
   effectiveBytes: number;
   operatorBytes: number | null;
-  /** cgroup limit − headroom. */
+  /** cgroup limit − headroom − overhead. */
   cgroupCeiling: number | null;
-  /** our RSS + MemAvailable − headroom: what we hold plus what we could still get. */
+  /** our RSS + MemAvailable − headroom − overhead: what we hold plus what we could still get. */
   availableCeiling: number | null;
   /** Which source set `effectiveBytes`. */
   source: 'operator' | 'cgroup' | 'available';
@@ -99,6 +104,7 @@ export class MemoryBudget {
   private operator: number | null;
   private readonly headroom: number;
   private readonly probe: MemoryProbe;
+  private readonly overhead: number;
   private last: BudgetReading;
   private readonly listeners: ((r: BudgetReading) => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -107,6 +113,7 @@ export class MemoryBudget {
     this.operator = options.operatorBytes;
     this.headroom = options.headroomBytes ?? 64 * 1024 ** 2;
     this.probe = options.probe ?? systemProbe;
+    this.overhead = options.overheadBytes ?? 0;
     this.last = this.read();
   }
 
@@ -153,8 +160,8 @@ export class MemoryBudget {
   private read(): BudgetReading {
     const limit = this.probe.cgroupLimit();
     const avail = this.probe.memAvailable();
-    const cgroupCeiling = limit === null ? null : Math.max(0, limit - this.headroom);
-    const availableCeiling = avail === null ? null : Math.max(0, this.probe.rss() + avail - this.headroom);
+    const cgroupCeiling = limit === null ? null : Math.max(0, limit - this.headroom - this.overhead);
+    const availableCeiling = avail === null ? null : Math.max(0, this.probe.rss() + avail - this.headroom - this.overhead);
     let effectiveBytes = Number.MAX_SAFE_INTEGER;
     let source: BudgetReading['source'] = 'operator';
     const consider = (v: number | null, s: BudgetReading['source']): void => {

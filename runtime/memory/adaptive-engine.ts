@@ -1,0 +1,139 @@
+// Worker-side glue of adaptive serving: budget → governor → per-request blocks, block cache sized to what is left.
+
+import type { LayerWeights, SequenceOptions, WeightProvider } from '../engine/runner-types.js';
+import type { GenerationEvent, GenerationRequest } from '../worker/engine-api.js';
+import type { LoadedModel } from '../model/load-model.js';
+import { readCalibration } from '../calibration/ewm-calibration-store.js';
+import { BlockCache, type CacheStats } from './block-cache.js';
+import { CachedWeightProvider, blockBytes } from './cached-weights.js';
+import { MemoryBudget, type MemoryProbe } from './budget.js';
+import { Governor, type AdaptiveChoice, type Quality, type QueueState } from './governor.js';
+
+export interface AdaptiveOptions {
+  /** Operator budget in bytes for decoded blocks + KV caches; null = machine limits only. */
+  budgetBytes: number | null;
+  defaultQuality?: Quality;
+  /** Longest sequence (the runner's maxSeqLen). */
+  maxSeqLen: number;
+  /** Re-read the machine's limits every this many steps (default 16). */
+  refreshSteps?: number;
+  probe?: MemoryProbe;
+}
+
+/** What the admin endpoint and metrics report. */
+export interface AdaptiveState {
+  budgetBytes: number;
+  operatorBytes: number | null;
+  budgetSource: string;
+  kvReservedBytes: number;
+  cache: CacheStats | null;
+  /** Bytes outside the budget: compressed store + decoded embedding/head (runtime itself not included). */
+  fixedBytes: number;
+  numLayers: number;
+  calibrated: boolean;
+  /** Choices of live requests by depth (metrics). */
+  depthCounts: Record<string, number>;
+}
+
+/**
+ * NOTE: the budget governs what varies with load and memory: decoded blocks kept in the cache
+ * and the KV caches of admitted requests. The compressed store, the decoded embedding/LM head
+ * and the runtime are a fixed overhead (docs/adaptive.md), taken off the machine ceilings.
+ * Decisions are made when a request arrives (so a refusal is immediate) and hold for its life.
+ */
+export class AdaptiveEngine {
+  readonly weights: WeightProvider;
+  private readonly cache: BlockCache<LayerWeights> | null;
+  private readonly governor: Governor;
+  private readonly budget: MemoryBudget;
+  private readonly choices = new Map<string, { choice: AdaptiveChoice; layerIndices: number[] | undefined }>();
+  private readonly refreshSteps: number;
+  private readonly fixedBytes: number;
+  private readonly calibrated: boolean;
+  private steps = 0;
+
+  constructor(model: Pick<LoadedModel, 'weights' | 'format' | 'path' | 'config'>, options: AdaptiveOptions) {
+    const config = model.config;
+    const calibration = model.format === 'ewm' ? readCalibration(model.path) : { layerImportance: null, qualityTables: null };
+    this.calibrated = calibration.layerImportance !== null;
+    const store = (model.weights as { residentBytes?: number }).residentBytes ?? 0;
+    const globals = 4 * config.hiddenSize * (config.vocabSize * (config.tieWordEmbeddings ? 1 : 2) + 1);
+    this.fixedBytes = store + globals;
+    this.budget = new MemoryBudget({ operatorBytes: options.budgetBytes, probe: options.probe, overheadBytes: this.fixedBytes });
+    this.governor = new Governor(
+      {
+        numLayers: config.numLayers,
+        ranking: calibration.layerImportance?.ranking ?? null,
+        qualityTable: calibration.qualityTables,
+        blockBytes: blockBytes(config),
+        kvBytesPerTokenLayer: 2 * config.numKvHeads * config.headDim * 4,
+        maxSeqLen: options.maxSeqLen,
+        defaultQuality: options.defaultQuality ?? 'high',
+      },
+      this.budget.effectiveBytes,
+    );
+    // Only a container decodes blocks; a folder's weights are already resident in fp32.
+    this.cache = model.format === 'ewm' ? new BlockCache<LayerWeights>(this.governor.cacheCapacity()) : null;
+    this.weights = this.cache === null ? model.weights : new CachedWeightProvider(model.weights, this.cache);
+    this.refreshSteps = options.refreshSteps ?? 16;
+    this.budget.onChange((r) => {
+      this.governor.setBudget(r.effectiveBytes);
+      this.resizeCache();
+    });
+  }
+
+  /** Decides the request's depth and reserves its KV bytes; throws 'budget' / 'invalid_request'. */
+  admit(req: GenerationRequest, queue: QueueState): void {
+    const d = this.governor.admit(req.reqId, req.adaptive, req.promptIds.length + req.maxTokens, queue);
+    this.choices.set(req.reqId, { choice: d.choice, layerIndices: d.layerIndices });
+    this.resizeCache();
+  }
+
+  sequenceOptions(reqId: string | undefined): SequenceOptions | undefined {
+    const c = reqId === undefined ? undefined : this.choices.get(reqId);
+    return c?.layerIndices === undefined ? undefined : { layerIndices: c.layerIndices };
+  }
+
+  /** Adds the choice to each done event and returns the request's KV bytes to the cache. */
+  decorate(events: GenerationEvent[]): GenerationEvent[] {
+    let released = false;
+    for (const e of events) {
+      if (e.type !== 'done') continue;
+      const c = this.choices.get(e.reqId);
+      if (c === undefined) continue;
+      e.adaptive = c.choice;
+      this.choices.delete(e.reqId);
+      this.governor.release(e.reqId);
+      released = true;
+    }
+    if (released) this.resizeCache();
+    return events;
+  }
+
+  /** Called once per engine step: re-reads the machine's limits every `refreshSteps` steps. */
+  onStep(): void {
+    if (++this.steps % this.refreshSteps === 0) this.budget.refresh();
+  }
+
+  /** Admin: new operator budget (null = machine limits only); evicts at once when it shrinks. */
+  setBudget(bytes: number | null): AdaptiveState {
+    this.budget.setOperatorBytes(bytes);
+    this.governor.setBudget(this.budget.effectiveBytes);
+    this.resizeCache();
+    return this.state();
+  }
+
+  state(): AdaptiveState {
+    const r = this.budget.reading;
+    const depthCounts: Record<string, number> = {};
+    for (const { choice } of this.choices.values()) depthCounts[choice.depth] = (depthCounts[choice.depth] ?? 0) + 1;
+    return {
+      budgetBytes: r.effectiveBytes, operatorBytes: r.operatorBytes, budgetSource: r.source, kvReservedBytes: this.governor.kvReservedBytes,
+      cache: this.cache?.stats() ?? null, fixedBytes: this.fixedBytes, numLayers: this.weights.config.numLayers, calibrated: this.calibrated, depthCounts,
+    };
+  }
+
+  private resizeCache(): void {
+    this.cache?.resize(this.governor.cacheCapacity());
+  }
+}
