@@ -81,6 +81,11 @@ export class Scheduler {
     return { running: this.running.length, waiting: this.waiting.length };
   }
 
+  /** The request id of a running sequence (the engine looks up per-request runner options by it). */
+  reqIdOf(seqId: number): string | undefined {
+    return this.running.find((s) => s.seqId === seqId)?.req.reqId;
+  }
+
   /** Sequence ids whose KV caches the runner should free now (finished since the last call). */
   takeFreedSeqIds(): number[] {
     const out = this.freed;

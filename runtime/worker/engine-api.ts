@@ -1,6 +1,7 @@
 // Typed messages between callers (server, CLI) and the engine worker.
 
 import type { SamplingParams } from '../generation/sampling-params.js';
+import type { AdaptiveChoice, AdaptiveWish } from '../memory/governor.js';
 
 /** A request for one completion sequence (the server fans `n` > 1 out into several). */
 export interface GenerationRequest {
@@ -17,6 +18,8 @@ export interface GenerationRequest {
   stopTokenIds: number[];
   /** Absolute deadline in ms since the epoch; the request ends with finishReason 'timeout' after it. */
   deadlineMs: number | null;
+  /** Adaptive-serving wishes (the API's `edgewise` extension field); absent = the server default. */
+  adaptive?: AdaptiveWish;
 }
 
 export interface TokenLogprob {
@@ -59,4 +62,6 @@ export type GenerationEvent =
       timings: { queueMs: number; ttftMs: number; totalMs: number };
       /** With finishReason 'error': an ErrorKind ('engine_fatal' when the engine died) and a message. */
       error?: { kind: string; message: string };
+      /** The depth and precision the memory governor chose, and why (absent without a governor). */
+      adaptive?: AdaptiveChoice;
     };

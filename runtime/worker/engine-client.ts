@@ -1,7 +1,8 @@
 // EngineClient: the caller-side handle of the engine worker (submit, cancel, stats, drain, close).
 
 import { SHARE_ENV, Worker } from 'node:worker_threads';
-import { EdgewiseError } from '../errors.js';
+import { EdgewiseError, type ErrorKind } from '../errors.js';
+import type { AdaptiveState } from '../memory/adaptive-engine.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { ChatTemplate } from '../model/chat-template.js';
@@ -21,6 +22,8 @@ export interface StartEngineOptions {
   maxContext?: number;
   /** Token budget per engine step (long prompts are prefilled in chunks of it); default 512. */
   maxStepTokens?: number;
+  /** Adaptive serving (memory budget, governor, block cache); off when absent. */
+  adaptive?: EngineWorkerData['adaptive'];
   /** Tests only: see EngineWorkerData.fake. */
   fake?: EngineWorkerData['fake'];
 }
@@ -55,6 +58,8 @@ export class EngineClient {
   private readonly fatalListeners: ((err: EdgewiseError) => void)[] = [];
   private drainWaiters: (() => void)[] = [];
   private readonly exited: Promise<void>;
+  private readonly stateWaiters = new Map<number, { resolve: (s: AdaptiveState | null) => void; reject: (e: EdgewiseError) => void }>();
+  private nextStateRequest = 1;
 
   /** Use `startEngine`. */
   constructor(worker: Worker, ready: WorkerReady, assets: { tokenizer: Tokenizer | null; chatTemplate: ChatTemplate | null }, options: StartEngineOptions) {
@@ -114,6 +119,17 @@ export class EngineClient {
     return { running, waiting: this.pending.size - running };
   }
 
+  /**
+   * Adaptive serving's state (null when off). With `budget`, first sets the operator budget in
+   * bytes (null = machine limits only); the block cache shrinks before this resolves.
+   */
+  adaptiveState(budget?: { bytes: number | null }): Promise<AdaptiveState | null> {
+    if (this.fatal || this.closed) return Promise.reject(this.fatal ?? new EdgewiseError('unavailable', 'the engine is closed'));
+    const requestId = this.nextStateRequest++;
+    this.send(budget === undefined ? { type: 'adaptiveState', requestId } : { type: 'budget', bytes: budget.bytes, requestId });
+    return new Promise((resolve, reject) => this.stateWaiters.set(requestId, { resolve, reject }));
+  }
+
   /** Stops admitting; resolves once every accepted request has ended. */
   drain(): Promise<void> {
     if (!this.draining && !this.fatal && !this.closed) {
@@ -152,6 +168,13 @@ export class EngineClient {
         break;
       case 'ready':
         break;
+      case 'adaptiveState': {
+        const waiter = this.stateWaiters.get(msg.requestId);
+        this.stateWaiters.delete(msg.requestId);
+        if (msg.error) waiter?.reject(new EdgewiseError(msg.error.kind as ErrorKind, msg.error.message));
+        else waiter?.resolve(msg.state);
+        break;
+      }
     }
   }
 
@@ -181,6 +204,8 @@ export class EngineClient {
     this.pending.clear();
     for (const [reqId, p] of pending) p.onEvent(errorDoneEvent(reqId, p.promptTokens, p.submittedMs, { kind: 'engine_fatal', message }));
     this.checkDrained();
+    for (const w of this.stateWaiters.values()) w.reject(this.fatal);
+    this.stateWaiters.clear();
     for (const listener of this.fatalListeners) listener(this.fatal);
     void this.worker.terminate();
   }
@@ -200,6 +225,7 @@ export async function startEngine(options: StartEngineOptions): Promise<EngineCl
     threads: options.threads,
     maxContext: options.maxContext,
     maxStepTokens: options.maxStepTokens,
+    adaptive: options.adaptive,
     fake: options.fake,
   };
   // Tokenizer and template are plain JS objects that cannot cross threads; each side loads its own copy.

@@ -9,6 +9,8 @@ import { FakeRunner } from '../scheduler/fake-runner.js';
 import type { DetokenizerLike } from '../scheduler/scheduler-types.js';
 import type { ModelRunner } from '../engine/runner-types.js';
 import type { GenerationEvent } from './engine-api.js';
+import { AdaptiveEngine } from '../memory/adaptive-engine.js';
+import { withSequenceOptions } from '../memory/adaptive-runner.js';
 import { errorDoneEvent, type EngineWorkerData, type FromWorkerMessage, type ToWorkerMessage } from './worker-messages.js';
 
 const port = parentPort!;
@@ -36,6 +38,7 @@ function modelIdFromPath(path: string): string {
 
 interface Engine {
   runner: ModelRunner;
+  adaptive: AdaptiveEngine | null;
   detokenizer: DetokenizerLike | null;
   eosTokenIds: number[];
   maxContext: number;
@@ -45,16 +48,17 @@ interface Engine {
 async function openEngine(): Promise<Engine> {
   if (data.fake) {
     const runner = new FakeRunner(data.fake.vocabSize, { maxSeqLen: data.fake.maxContext });
-    return { runner, detokenizer: null, eosTokenIds: [], maxContext: data.fake.maxContext, modelId: 'fake' };
+    return { runner, adaptive: null, detokenizer: null, eosTokenIds: [], maxContext: data.fake.maxContext, modelId: 'fake' };
   }
   // Imported lazily so the fake path never loads onnxruntime.
   const { loadModel } = await import('../model/load-model.js');
   const { createRunner } = await import('../engine/create-runner.js');
   const model = await loadModel(data.modelPath);
   const maxContext = Math.min(model.config.maxPositionEmbeddings, data.maxContext ?? 4096);
-  const runner = await createRunner(model.weights, { backend: data.backend, maxSeqLen: maxContext, threads: data.threads });
+  const adaptive = data.adaptive ? new AdaptiveEngine(model, { ...data.adaptive, maxSeqLen: maxContext }) : null;
+  const runner = await createRunner(adaptive?.weights ?? model.weights, { backend: data.backend, maxSeqLen: maxContext, threads: data.threads });
   const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...(model.tokenizer?.eosTokenIds ?? [])])];
-  return { runner, detokenizer: model.tokenizer, eosTokenIds, maxContext, modelId: modelIdFromPath(data.modelPath) };
+  return { runner, adaptive, detokenizer: model.tokenizer, eosTokenIds, maxContext, modelId: modelIdFromPath(data.modelPath) };
 }
 
 async function main(): Promise<void> {
@@ -74,13 +78,16 @@ async function main(): Promise<void> {
     detokenizer: engine.detokenizer,
     maxStepTokens: data.maxStepTokens,
   });
-  const core = new EngineCore(engine.runner, scheduler);
+  const { adaptive } = engine;
+  const runner = adaptive === null ? engine.runner : withSequenceOptions(engine.runner, (seqId) => adaptive.sequenceOptions(scheduler.reqIdOf(seqId)));
+  const core = new EngineCore(runner, scheduler);
   let looping = false;
   let closing = false;
   let steps = 0;
 
   const sendEvents = (events: GenerationEvent[]) => {
     if (events.length === 0) return;
+    adaptive?.decorate(events);
     const { running, waiting } = scheduler.stats();
     post({ type: 'events', events, running, waiting });
   };
@@ -92,6 +99,7 @@ async function main(): Promise<void> {
         if (data.fake?.crashAfterSteps !== undefined && steps >= data.fake.crashAfterSteps) throw new Error('simulated engine crash');
         if (data.fake?.stepDelayMs) busyWait(data.fake.stepDelayMs);
         steps++;
+        adaptive?.onStep();
         sendEvents(await core.step());
         // NOTE: onnxruntime's run() blocks this thread; yielding here lets submit/cancel messages in between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -119,6 +127,7 @@ async function main(): Promise<void> {
     switch (msg.type) {
       case 'submit':
         try {
+          adaptive?.admit(msg.req, { ...scheduler.stats(), maxBatch: data.maxBatch });
           scheduler.submit(msg.req, msg.submittedMs);
         } catch (err) {
           // The client checks the same limits first, so this is rare (a race with drain, say).
@@ -132,6 +141,16 @@ async function main(): Promise<void> {
       case 'drain':
         scheduler.startDrain();
         break;
+      case 'budget':
+      case 'adaptiveState':
+        try {
+          const state = adaptive === null ? null : msg.type === 'budget' ? adaptive.setBudget(msg.bytes) : adaptive.state();
+          post({ type: 'adaptiveState', requestId: msg.requestId, state });
+        } catch (err) {
+          const { kind, message } = errorInfo(err);
+          post({ type: 'adaptiveState', requestId: msg.requestId, state: null, error: { kind, message } });
+        }
+        return;
       case 'close':
         closing = true;
         if (!looping) void shutdown();

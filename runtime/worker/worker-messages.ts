@@ -2,6 +2,8 @@
 
 import type { ModelConfig } from '../model/model-config.js';
 import type { GenerationEvent, GenerationRequest } from './engine-api.js';
+import type { AdaptiveState } from '../memory/adaptive-engine.js';
+import type { Quality } from '../memory/governor.js';
 
 type DoneEvent = Extract<GenerationEvent, { type: 'done' }>;
 
@@ -16,6 +18,8 @@ export interface EngineWorkerData {
   maxContext?: number;
   /** Token budget of one step (prompt chunks + decodes); see SchedulerOptions.maxStepTokens. */
   maxStepTokens?: number;
+  /** Adaptive serving (runtime/memory): bytes for decoded blocks + KV caches (null = machine limits) and the default quality. */
+  adaptive?: { budgetBytes: number | null; defaultQuality?: Quality };
   /**
    * Tests only: run the scheduler on FakeRunner (hashed logits over `vocabSize` ids, no model
    * files). `stepDelayMs` blocks the worker thread per step (as onnxruntime's run() does);
@@ -30,6 +34,9 @@ export type ToWorkerMessage =
   | { type: 'submit'; req: GenerationRequest; submittedMs: number }
   | { type: 'cancel'; reqId: string }
   | { type: 'drain' }
+  /** Admin: new memory budget (null = machine limits only); answered with 'adaptiveState'. */
+  | { type: 'budget'; bytes: number | null; requestId: number }
+  | { type: 'adaptiveState'; requestId: number }
   /** Cancel everything, dispose the runner, exit. */
   | { type: 'close' };
 
@@ -49,7 +56,9 @@ export type FromWorkerMessage =
   | { type: 'events'; events: GenerationEvent[]; running: number; waiting: number }
   /** Loading or the loop failed; the worker exits after sending this. */
   | { type: 'fatal'; error: { kind: string; message: string; param: string | null } }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  /** Answer to 'budget' / 'adaptiveState' (state null without adaptive serving, error when refused). */
+  | { type: 'adaptiveState'; requestId: number; state: AdaptiveState | null; error?: { kind: string; message: string } };
 
 /** The 'done' event of a request that ends in an error before producing tokens (refused by the worker, or the worker died). */
 export function errorDoneEvent(reqId: string, promptTokens: number, submittedMs: number, error: { kind: string; message: string }): DoneEvent {
