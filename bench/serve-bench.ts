@@ -13,8 +13,6 @@ const OUT = fileURLToPath(new URL('../../bench/results/serve-bench.json', import
 const MAX_TOKENS = Number(process.env.EDGEWISE_BENCH_TOKENS ?? 64);
 const LEVELS = [1, 4, 16];
 const ROUNDS = Number(process.env.EDGEWISE_BENCH_ROUNDS ?? 2);
-// The default model's EOS ids, biased away so every request decodes exactly MAX_TOKENS tokens.
-const NO_EOS = { '0': -100, '2': -100 };
 
 interface RequestTiming {
   ttftMs: number;
@@ -23,6 +21,9 @@ interface RequestTiming {
   totalMs: number;
   completionTokens: number;
 }
+
+/** The model's EOS ids biased away so every request decodes exactly MAX_TOKENS tokens. */
+let NO_EOS: Record<string, number> = {};
 
 async function streamOnce(url: string, prompt: string): Promise<RequestTiming> {
   const start = performance.now();
@@ -112,6 +113,7 @@ interface LevelResult {
 async function main(): Promise<void> {
   const maxBatch = Math.max(...LEVELS);
   const engine = await startEngine({ modelPath: MODEL, maxBatch, maxQueue: 256 });
+  NO_EOS = Object.fromEntries(engine.eosTokenIds.map((id) => [String(id), -100]));
   const server = new EdgewiseServer({ engine, logger: pino({ level: 'warn' }) });
   const port = await server.listen('127.0.0.1', 0);
   const url = `http://127.0.0.1:${port}`;

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { DEFAULT_MODEL, spawnServer, type ServerProcess } from './e2e-server.js';
+import { DEFAULT_MODEL, noEosBias, spawnServer, type ServerProcess } from './e2e-server.js';
 
 const API_KEY = 'e2e-key';
-// Token ids 0 and 2 are the default model's EOS ids: biasing them away makes runs reach max_tokens.
-const NO_EOS = { '0': -100, '2': -100 };
+// The default model's EOS ids biased away, so that runs reach max_tokens.
+const NO_EOS = noEosBias();
 
 async function tokenCount(url: string, body: object): Promise<number> {
   const res = await fetch(`${url}/tokenize`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(body) });

@@ -1,6 +1,7 @@
 // Starts `edgewise serve` as a child process on an ephemeral port for end-to-end tests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../bin/edgewise.js', import.meta.url));
@@ -60,4 +61,11 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
       return exited;
     },
   };
+}
+
+/** logit_bias that keeps the default model from ending early (its EOS ids at -100), so runs reach max_tokens. */
+export function noEosBias(modelDir = DEFAULT_MODEL): Record<string, number> {
+  const config = JSON.parse(readFileSync(`${modelDir}/config.json`, 'utf8')) as { eos_token_id?: number | number[] };
+  const ids = config.eos_token_id === undefined ? [] : Array.isArray(config.eos_token_id) ? config.eos_token_id : [config.eos_token_id];
+  return Object.fromEntries(ids.map((id) => [String(id), -100]));
 }
