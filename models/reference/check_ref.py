@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repo
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llama_ref import LlamaRef, logits_as_numpy  # noqa: E402
 
@@ -108,7 +109,8 @@ def check(fixture_dir):
     greedy_ok = model.greedy(prompt, len(ref["greedy_ids"]))[0] == ref["greedy_ids"]
     decode_rows = np.fromfile(os.path.join(fixture_dir, ref["decode_logits_file"]), dtype="<f4").reshape(ref["decode_logits_shape"])
     greedy_ok = greedy_ok and [int(t) for t in decode_rows.argmax(1)] == ref["greedy_ids"]
-    ok = vs_meta < 1e-5 and vs_stored == 0.0 and greedy_ok
+    # Bit-identical on the machine that made the fixtures; another torch/BLAS reorders fp32 sums (~1e-6).
+    ok = vs_meta < 1e-5 and vs_stored <= 1e-5 and greedy_ok
     print(f"{os.path.basename(fixture_dir)}: llama_ref vs meta-style float64 {vs_meta:.2e}, vs stored {vs_stored:.1e}, greedy {'same' if greedy_ok else 'DIFFERENT'} -> {'ok' if ok else 'FAIL'}")
     return ok
 

@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repo
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llama_ref import LlamaRef, compute_inv_freq, load_hf_folder, logits_as_numpy  # noqa: E402
 from safetensors_io import f32_to_bf16_bits, write_safetensors  # noqa: E402
