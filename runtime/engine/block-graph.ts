@@ -204,12 +204,16 @@ export function emitHead(g: GraphBuilder, config: ModelConfig, hidden: string, n
 export const headInputName = { hidden: 'hidden', norm: 'final_norm', lmHead: 'lm_head' } as const;
 export const headOutputName = 'logits';
 
-/** The head graph with its weights as inputs (the LM head matrix is never copied into a session). */
-export function buildHeadGraph(config: ModelConfig): Uint8Array {
+/**
+ * The head graph: its weights are inputs, or, when `baked` is given, initializers (onnxruntime
+ * then prepacks the LM head, which streams faster at batch-1 decode but holds a copy of it).
+ */
+export function buildHeadGraph(config: ModelConfig, baked: { norm: Float32Array; lmHead: Float32Array } | null = null): Uint8Array {
+  const { hiddenSize: H, vocabSize: V } = config;
   const g = new GraphBuilder('edgewise_head');
-  const hidden = g.input(headInputName.hidden, DType.float, ['N', config.hiddenSize]);
-  const norm = g.input(headInputName.norm, DType.float, [config.hiddenSize]);
-  const lm = g.input(headInputName.lmHead, DType.float, [config.vocabSize, config.hiddenSize]);
+  const hidden = g.input(headInputName.hidden, DType.float, ['N', H]);
+  const norm = baked ? g.initializer(headInputName.norm, [H], baked.norm) : g.input(headInputName.norm, DType.float, [H]);
+  const lm = baked ? g.initializer(headInputName.lmHead, [V, H], baked.lmHead) : g.input(headInputName.lmHead, DType.float, [V, H]);
   g.op('Identity', [emitHead(g, config, hidden, norm, lm)], {}, headOutputName);
   g.output(headOutputName, DType.float, ['N', config.vocabSize]);
   return g.toBytes();

@@ -21,6 +21,9 @@ export interface OrtRunnerOptions {
   chunkTokens?: number;
 }
 
+/** An LM head up to this size is baked into the head session as a prepacked initializer. */
+const BAKED_LM_HEAD_MAX_BYTES = 64 * 2 ** 20;
+
 /** A batch entry as one block run sees it: which logits rows it must return. */
 type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
 
@@ -54,10 +57,14 @@ export async function createOrtRunner(weights: WeightProvider, options: OrtRunne
   }
   const maxSeqLen = options.maxSeqLen ?? Math.min(config.maxPositionEmbeddings, 4096);
   if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
-  const head = await createSession(buildHeadGraph(config), options.threads, 'LM head');
+  // NOTE: the LM head is resident (not decoded per step), so when small it is baked into the
+  // head session, where onnxruntime prepacks it: its GEMV is the largest of a decode step.
+  const bakeHead = config.vocabSize * config.hiddenSize * 4 <= BAKED_LM_HEAD_MAX_BYTES;
+  const baked = bakeHead ? { norm: weights.finalNorm(), lmHead: weights.lmHead() } : null;
+  const head = await createSession(buildHeadGraph(config, baked), options.threads, 'LM head');
   const chunkTokens = options.chunkTokens ?? 256;
   if (!Number.isInteger(chunkTokens) || chunkTokens < 1) throw new InvalidRequestError(`chunkTokens must be a positive integer, got ${chunkTokens}`, 'chunkTokens');
-  return new OrtRunner(weights, config, maxSeqLen, options.threads, head, chunkTokens);
+  return new OrtRunner(weights, config, maxSeqLen, options.threads, head, bakeHead, chunkTokens);
 }
 
 class OrtRunner implements ModelRunner {
@@ -75,6 +82,7 @@ class OrtRunner implements ModelRunner {
     readonly maxSeqLen: number,
     private readonly threads: number | undefined,
     private readonly headSession: GraphSession,
+    private readonly headIsBaked: boolean,
     private readonly chunkTokens: number,
   ) {
     this.rope = new RopeTables(config, maxSeqLen);
@@ -276,11 +284,12 @@ class OrtRunner implements ModelRunner {
     }
     let result: Record<string, ort.Tensor>;
     try {
-      result = await this.headSession.run({
-        [headInputName.hidden]: floatTensor(rows, [numRows, H]),
-        [headInputName.norm]: floatTensor(this.weights.finalNorm(), [H]),
-        [headInputName.lmHead]: floatTensor(this.weights.lmHead(), [V, H]),
-      }, { [headOutputName]: null });
+      const feeds: Record<string, ort.Tensor> = { [headInputName.hidden]: floatTensor(rows, [numRows, H]) };
+      if (!this.headIsBaked) {
+        feeds[headInputName.norm] = floatTensor(this.weights.finalNorm(), [H]);
+        feeds[headInputName.lmHead] = floatTensor(this.weights.lmHead(), [V, H]);
+      }
+      result = await this.headSession.run(feeds, { [headOutputName]: null });
     } catch (err) {
       throw new EdgewiseError('engine_fatal', `LM head failed in onnxruntime: ${(err as Error).message}`, { cause: err });
     }
