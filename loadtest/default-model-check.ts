@@ -2,7 +2,7 @@
 // Acceptance run: serve the default model, load it over SSE and WebSocket, check zero failures and the HTML render.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -89,7 +89,17 @@ async function main(): Promise<number> {
   } finally {
     await stopServer(child);
   }
-  const text = `default-model load test (${values.requests} requests, concurrency ${values.concurrency}, max_tokens ${values['max-tokens']}), ${new Date().toISOString()}\n${lines.join('\n')}\n${problems.length === 0 ? 'PASS' : `FAIL: ${problems.join('; ')}`}\n`;
+  const modelDir = values.model ?? join(ROOT, 'models/default');
+  let weights = 'weights: unknown';
+  try {
+    const st = statSync(join(modelDir, 'model.safetensors'));
+    weights = `model.safetensors ${st.size} bytes, modified ${st.mtime.toISOString()}`;
+  } catch {
+    // a container file or another layout: the path alone names it
+  }
+  const text =
+    `default-model load test (${values.requests} requests, concurrency ${values.concurrency}, max_tokens ${values['max-tokens']}), ${new Date().toISOString()}\n` +
+    `model: ${modelDir} (${weights})\n${lines.join('\n')}\n${problems.length === 0 ? 'PASS' : `FAIL: ${problems.join('; ')}`}\n`;
   mkdirSync(values.out!, { recursive: true });
   writeFileSync(join(values.out!, 'summary.txt'), text);
   process.stdout.write(text);
