@@ -3,7 +3,7 @@
 import type { ModelConfig } from '../runtime/model/model-config.js';
 import type { WeightProvider } from '../runtime/engine/runner-types.js';
 import { DType, GraphBuilder } from '../runtime/engine/onnx-builder.js';
-import { blockWeightShapes, emitBlock, emitHead, emitRopeInputs, ROPE_INPUT, type BlockWeightNames } from '../runtime/engine/block-graph.js';
+import { nameBlockWeights, emitBlock, emitHead, emitRopeInputs, ROPE_INPUT, type BlockWeightNames } from '../runtime/engine/block-graph.js';
 import { SequenceKvCache } from '../runtime/engine/kv-cache.js';
 import { RopeTables } from '../runtime/engine/rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from '../runtime/engine/ort-session.js';
@@ -24,13 +24,8 @@ export async function buildMonolithicGraph(weights: WeightProvider): Promise<Uin
   let hidden = g.op('Gather', [embedding, ids], { axis: 0 });
   for (let l = 0; l < config.numLayers; l++) {
     const lw = await weights.layer(l);
-    const names = Object.fromEntries(
-      (['qBias', 'kBias', 'vBias', 'oBias', 'gateBias', 'upBias', 'downBias'] as const).map((k) => [k, null]),
-    ) as BlockWeightNames;
-    for (const { key, dims } of blockWeightShapes(config)) {
-      // Copy: providers may reuse their buffers after the next layer() call.
-      names[key] = g.initializer(`l${l}_${key}`, dims, Float32Array.from(lw[key]!));
-    }
+    // Copy: providers may reuse their buffers after the next layer() call.
+    const names = nameBlockWeights(config, (key, dims) => g.initializer(`l${l}_${key}`, dims, Float32Array.from(lw[key]!)));
     const slot = {
       pastK: g.input(pastK(l), DType.float, ['L', numKvHeads, headDim]),
       pastV: g.input(pastV(l), DType.float, ['L', numKvHeads, headDim]),

@@ -30,6 +30,16 @@ export function blockWeightShapes(config: ModelConfig): { key: keyof LayerWeight
   return shapes;
 }
 
+/** Names every weight the config has via `declare` (graph input or initializer); absent biases stay null. */
+export function nameBlockWeights(config: ModelConfig, declare: (key: keyof LayerWeights, dims: number[]) => string): BlockWeightNames {
+  const names: BlockWeightNames = {
+    inputNorm: null, qProj: null, kProj: null, vProj: null, qBias: null, kBias: null, vBias: null, oProj: null, oBias: null,
+    postAttentionNorm: null, gateProj: null, upProj: null, downProj: null, gateBias: null, upBias: null, downBias: null,
+  };
+  for (const { key, dims } of blockWeightShapes(config)) names[key] = declare(key, dims);
+  return names;
+}
+
 /** transformers' LlamaRMSNorm in float32: weight * (x * rsqrt(mean(x²) + eps)). */
 export function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number): string {
   const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
@@ -180,10 +190,7 @@ export function buildBlockGraph(config: ModelConfig, numSlots: number): Uint8Arr
     pastK: g.input(blockInputName.pastK(i), DType.float, [`L${i}`, numKvHeads, headDim]),
     pastV: g.input(blockInputName.pastV(i), DType.float, [`L${i}`, numKvHeads, headDim]),
   }));
-  const weights = Object.fromEntries(
-    (['qBias', 'kBias', 'vBias', 'oBias', 'gateBias', 'upBias', 'downBias'] as const).map((k) => [k, null]),
-  ) as BlockWeightNames;
-  for (const { key, dims } of blockWeightShapes(config)) weights[key] = g.input(blockInputName.weight(key), DType.float, dims);
+  const weights = nameBlockWeights(config, (key, dims) => g.input(blockInputName.weight(key), DType.float, dims));
   const out = emitBlock(g, config, { hidden, cos3, sin3, slots, splitSizes, weights });
   g.op('Identity', [out.hidden], {}, blockOutputName.hidden);
   g.output(blockOutputName.hidden, DType.float, ['T', H]);
