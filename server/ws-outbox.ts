@@ -38,6 +38,8 @@ export class WsOutbox {
   private readonly onOverflow: (requestId: string) => void;
   private queue: Pending[] = [];
   private pendingBytes = 0;
+  /** Requests ended for overflowing, until their terminal event goes through. */
+  private readonly overflowed = new Set<string>();
   closed = false;
 
   constructor(socket: OutboxSocket, options: { highWaterBytes: number; maxPendingBytes: number; onOverflow: (requestId: string) => void }) {
@@ -53,6 +55,9 @@ export class WsOutbox {
 
   send(event: WsServerEvent, binary: boolean): void {
     if (this.closed) return;
+    // Deltas still in flight from the engine for a request ended by overflow are dropped.
+    if (event.type === 'response.output_text.delta' && this.overflowed.has(event.id)) return;
+    if (event.type !== 'response.output_text.delta') this.overflowed.delete(event.id ?? '');
     if (this.queue.length === 0 && this.socket.getBufferedAmount() < this.highWaterBytes) {
       this.write(event, binary);
       return;
@@ -61,6 +66,7 @@ export class WsOutbox {
     const bytes = estimateBytes(event);
     if (event.type === 'response.output_text.delta' && this.pendingBytes + bytes > this.maxPendingBytes) {
       this.dropRequest(event.id);
+      this.overflowed.add(event.id);
       this.onOverflow(event.id);
       return;
     }
