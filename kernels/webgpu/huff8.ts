@@ -79,10 +79,13 @@ function params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0,
 }
 
 /**
- * Decodes `t` into `out` from u32 `outWordOffset`: 16-bit patterns packed in pairs ('pairs',
- * the GEMV kernels' BF16 input) or f32 values. Malformed chunks add to `err[0]`.
+ * Decodes `t` into `out` from u32 `outWordOffset` (a multiple of 4): 16-bit patterns packed in
+ * pairs ('pairs', the GEMV kernels' BF16 input) or f32 values. The last 16 bytes are written
+ * whole (zero padding past the tensor's end), so leave the output's end 16-byte aligned.
+ * Malformed chunks add to `err[0]`.
  */
 export function decodeHuff8(rt: KernelRuntime, enc: GPUCommandEncoder, t: Huff8Tensor, out: GPUBuffer, outWordOffset: number, mode: 'pairs' | 'f32', err: GPUBuffer): void {
+  if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 decode: output offset ${outWordOffset} words is not 16-byte aligned`);
   const pipe = rt.pipeline('huff8-decode', { OUT_F32: mode === 'f32' });
   rt.dispatch(enc, pipe, [params(rt, t, outWordOffset), t.seg, t.tables, out, err], grid(Math.ceil(numChunks(t) / DECODE_WG)));
 }
