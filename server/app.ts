@@ -12,6 +12,7 @@ import { HttpExchange } from './http-exchange.js';
 import { ObserverSet, type RequestObserver } from './observer.js';
 import { requestLogObserver } from './request-log.js';
 import { handleGeneration } from './routes-generation.js';
+import { getBudget, setBudget } from './routes-admin.js';
 import { detokenize, engineStats, getModel, health, listModels, ready, tokenize } from './routes-info.js';
 import type { ServerContext } from './server-context.js';
 import { registerWebSocket } from './ws-handler.js';
@@ -109,6 +110,8 @@ export class EdgewiseServer {
     this.route('post', '/v1/completions', apiBody, (ex, body) => handleGeneration(ctx, ex, 'completion', body!));
     this.route('post', '/tokenize', apiBody, (ex, body) => tokenize(ctx, ex, body!));
     this.route('post', '/detokenize', apiBody, (ex, body) => detokenize(ctx, ex, body!));
+    this.route('get', '/admin/budget', api, (ex) => getBudget(ctx, ex));
+    this.route('post', '/admin/budget', apiBody, (ex, body) => setBudget(ctx, ex, body!));
     registerWebSocket(this.app, ctx);
     for (const r of extra) this.route('get', r.path, { auth: r.auth, body: false }, (ex) => r.handler(ex));
     this.app.any('/*', (res, req) => {

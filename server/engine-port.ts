@@ -35,4 +35,6 @@ export interface ServingEngine {
   stats(): { running: number; waiting: number };
   drain(): Promise<void>;
   close(): Promise<void>;
+  /** Adaptive serving (EngineClient): state, or set the budget first; resolves null when it is off. */
+  adaptiveState?(budget?: { bytes: number | null }): Promise<object | null>;
 }

@@ -1,6 +1,7 @@
 // Runs one API request's choices on the engine and funnels their events to one sink, whatever the transport.
 
 import type { FinishReason, GenerationEvent, TokenLogprob } from '../runtime/worker/engine-api.js';
+import type { AdaptiveChoice } from '../runtime/memory/governor.js';
 import type { ServingEngine } from './engine-port.js';
 import { mapEngineFailure, mapError, type MappedError } from './error-map.js';
 import type { ObserverSet, Transport } from './observer.js';
@@ -57,6 +58,8 @@ export class GenerationSession {
   private readonly completionTokens: number[];
   private readonly queueMs: number[];
   private ttftMs: number | null = null;
+  /** The depth/precision the engine's governor chose (adaptive serving), shown as `edgewise` in responses. */
+  adaptive: AdaptiveChoice | null = null;
   private lastTokenMs = 0;
   private ended = false;
   private readonly onEnd: ((session: GenerationSession) => void) | null;
@@ -139,6 +142,7 @@ export class GenerationSession {
       return;
     }
     this.queueMs[choice] = event.timings.queueMs;
+    if (event.adaptive) this.adaptive = event.adaptive;
     if (event.finishReason === 'error' || event.finishReason === 'cancelled') {
       // 'cancelled' that we did not ask for means the engine gave up on it (e.g. shutting down).
       this.fail(mapEngineFailure(event.error ?? { kind: 'unavailable', message: 'the request was cancelled by the server' }));
@@ -203,6 +207,7 @@ export class GenerationSession {
       ttftMs: this.ttftMs,
       totalMs: Date.now() - this.startMs,
       queueMs: Math.max(0, ...this.queueMs),
+      adaptive: this.adaptive ?? undefined,
       error: error ? { status: error.status, type: error.body.error.type, message: error.body.error.message } : undefined,
     });
   }

@@ -29,7 +29,8 @@ export class JsonSink implements SessionSink {
   onComplete(usage: Usage): void {
     const { plan } = this.session;
     const head = { id: this.session.id, created: this.session.created, model: plan.model };
-    this.ex.json(200, fullResponse(plan.kind, head, this.choices, plan.wantLogprobs, usage));
+    const body = fullResponse(plan.kind, head, this.choices, plan.wantLogprobs, usage);
+    this.ex.json(200, this.session.adaptive ? { ...body, edgewise: this.session.adaptive } : body);
   }
 
   onError(error: MappedError): void {
@@ -44,9 +45,11 @@ export class SseSink implements SessionSink {
   private readonly wantLogprobs: boolean;
   private readonly pingIntervalMs: number;
   private pingTimer: NodeJS.Timeout | undefined;
+  private readonly session: GenerationSession;
 
   constructor(ex: HttpExchange, session: GenerationSession, pingIntervalMs: number) {
     this.ex = ex;
+    this.session = session;
     const { plan } = session;
     this.wantLogprobs = plan.wantLogprobs;
     this.pingIntervalMs = pingIntervalMs;
@@ -79,7 +82,8 @@ export class SseSink implements SessionSink {
   }
 
   onChoiceDone(choiceIndex: number, finishReason: ApiFinishReason): void {
-    this.event(this.chunks.finish(choiceIndex, finishReason));
+    const chunk = this.chunks.finish(choiceIndex, finishReason);
+    this.event(this.session.adaptive ? { ...chunk, edgewise: this.session.adaptive } : chunk);
   }
 
   onComplete(usage: Usage): void {

@@ -32,6 +32,8 @@ export interface RequestEndInfo {
   /** Longest queue wait the engine reported over the choices. */
   queueMs: number;
   error?: { status: number; type: string; message: string };
+  /** Adaptive serving: the depth/precision the governor chose and why. */
+  adaptive?: { depth: number; numLayers: number; precision: string; why: string };
 }
 
 export interface HttpResponseInfo {

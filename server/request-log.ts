@@ -18,6 +18,7 @@ export function requestLogObserver(logger: Logger): RequestObserver {
         ttftMs: info.ttftMs,
         totalMs: info.totalMs,
         error: info.error,
+        edgewise: info.adaptive,
       };
       if (info.status === 'error') logger.warn(line, 'request failed');
       else logger.info(line, 'request finished');

@@ -3,6 +3,7 @@
 import { EdgewiseError, InvalidRequestError } from '../runtime/errors.js';
 import type { SamplingParams } from '../runtime/generation/sampling-params.js';
 import type { GenerationRequest } from '../runtime/worker/engine-api.js';
+import { wishFromApi } from '../runtime/memory/wish.js';
 import type { ServingEngine, ServingTokenizer } from './engine-port.js';
 import type { ChatMessage, ChatRequest, CompletionRequest } from './schemas.js';
 
@@ -157,6 +158,7 @@ export function planChat(engine: ServingEngine, modelId: string, body: ChatReque
   const topLogprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : null;
   const sampling = samplingFrom(body, engine.config.vocabSize, topLogprobs);
   const choices = fanOut([promptIds], body.n ?? 1, (len) => checkLength(engine.maxContext, len, requested, param), sampling, stopList(body.stop));
+  for (const c of choices) c.request.adaptive = wishFromApi(body.edgewise);
   return {
     kind: 'chat',
     model,
@@ -183,6 +185,7 @@ export function planCompletion(engine: ServingEngine, modelId: string, body: Com
   const sampling = samplingFrom(body, engine.config.vocabSize, topLogprobs);
   const requested = body.max_tokens ?? COMPLETION_DEFAULT_MAX_TOKENS;
   const choices = fanOut(prompts, n, (len) => checkLength(engine.maxContext, len, requested, 'max_tokens'), sampling, stopList(body.stop));
+  for (const c of choices) c.request.adaptive = wishFromApi(body.edgewise);
   return {
     kind: 'completion',
     model,

@@ -31,6 +31,10 @@ const common = {
   user: z.string().nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  // Edgewise extension (OpenAI clients send it via extra_body): adaptive-serving wishes, see docs/adaptive.md.
+  edgewise: z
+    .object({ quality: z.enum(['exact', 'high', 'balanced', 'fast']).optional(), min_depth: z.number().int().min(1).optional(), precision: z.string().optional() })
+    .nullish(),
 };
 
 export const chatRequestSchema = z.object({

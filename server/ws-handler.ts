@@ -56,7 +56,7 @@ class WsSink implements SessionSink {
 
 function doneEvent(id: string, session: GenerationSession, status: 'completed' | 'cancelled', reasons: (ApiFinishReason | null)[], usage: Usage): WsServerEvent {
   const choices = session.plan.choices.map((c) => ({ index: c.index, finish_reason: reasons[c.index] ?? null }));
-  return { type: 'response.done', id, response_id: session.id, status, choices, usage };
+  return { type: 'response.done', id, response_id: session.id, status, choices, usage, ...(session.adaptive ? { edgewise: session.adaptive } : {}) };
 }
 
 function decodeFrame(message: ArrayBuffer, isBinary: boolean): unknown {

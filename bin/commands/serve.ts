@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EdgewiseError } from '../../runtime/errors.js';
 import { startEngine, type EngineClient, type StartEngineOptions } from '../../runtime/worker/engine-client.js';
+import { parseBytes } from '../../runtime/memory/budget.js';
+import { QUALITIES, type Quality } from '../../runtime/memory/governor.js';
 import { EdgewiseServer } from '../../server/app.js';
 import { createObservability } from '../../server/observability/observability.js';
 import { metricsRoute } from '../../server/observability/metrics-route.js';
@@ -27,12 +29,29 @@ const usage = `Usage: edgewise serve [options]
   --backend <b>            cpu | webgpu | auto (default auto: webgpu on a hardware GPU, else cpu)
   --threads <n>            CPU threads for the engine
   --log-level <level>      fatal|error|warn|info|debug|trace|silent (default info)
+  --memory-budget <size>   adaptive serving: bytes for decoded blocks + KV caches ("512MB", "2GiB");
+                           also capped by the cgroup limit and available memory (docs/adaptive.md)
+  --adaptive               adaptive serving with the machine's limits only (implied by --memory-budget)
+  --quality <q>            default quality for requests without edgewise.quality: exact|high|balanced|fast (default high)
 
 Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /tokenize,
-POST /detokenize, GET /health, GET /ready, GET /metrics, GET /v1/edgewise/stats, WS /v1/ws.
+POST /detokenize, GET /health, GET /ready, GET /metrics, GET /v1/edgewise/stats, WS /v1/ws,
+GET/POST /admin/budget (adaptive serving).
 SIGTERM/SIGINT drain: /ready turns 503, running requests finish, then the process exits.`;
 
 type BackendChoice = 'cpu' | 'webgpu' | 'auto';
+
+function adaptiveOptions(budget: string | undefined, on: boolean, quality: string | undefined): StartEngineOptions['adaptive'] {
+  if (quality !== undefined && !(QUALITIES as readonly string[]).includes(quality)) throw new UsageError(`--quality must be one of ${QUALITIES.join(', ')}, got "${quality}"`, '--quality');
+  if (budget === undefined && !on) return undefined;
+  let budgetBytes: number | null = null;
+  try {
+    budgetBytes = budget === undefined ? null : parseBytes(budget, '--memory-budget');
+  } catch (err) {
+    throw new UsageError((err as Error).message, '--memory-budget');
+  }
+  return { budgetBytes, defaultQuality: quality as Quality | undefined };
+}
 
 function parseBackend(value: string | undefined): BackendChoice {
   const backend = value ?? 'auto';
@@ -104,6 +123,9 @@ export const command: CliCommand = {
       backend: { type: 'string' },
       threads: { type: 'string' },
       'log-level': { type: 'string' },
+      'memory-budget': { type: 'string' },
+      adaptive: { type: 'boolean' },
+      quality: { type: 'string' },
     });
     const modelPath = values.model ?? DEFAULT_MODEL;
     const host = values.host ?? '127.0.0.1';
@@ -122,7 +144,8 @@ export const command: CliCommand = {
     }
     const apiKey = values['api-key'] ?? (process.env.EDGEWISE_API_KEY || null);
 
-    const { engine, backend } = await startWithBackend(backendChoice, { modelPath, maxBatch, maxQueue, threads });
+    const adaptive = adaptiveOptions(values['memory-budget'], values.adaptive === true, values.quality);
+    const { engine, backend } = await startWithBackend(backendChoice, { modelPath, maxBatch, maxQueue, threads, adaptive });
     const modelId = values['model-id'] ?? engine.modelId;
     const obs = createObservability({
       model: modelId,

@@ -41,5 +41,7 @@ export type WsServerEvent =
       status: 'completed' | 'cancelled';
       choices: { index: number; finish_reason: 'stop' | 'length' | null }[];
       usage: WsUsage;
+      /** Adaptive serving: the depth/precision the governor chose and why (docs/adaptive.md). */
+      edgewise?: { depth: number; numLayers: number; precision: string; why: string };
     }
   | { type: 'error'; id: string | null; error: OpenAiErrorObject };
