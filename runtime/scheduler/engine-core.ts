@@ -17,10 +17,10 @@ export class EngineCore {
   async step(): Promise<GenerationEvent[]> {
     const plan = this.scheduler.schedule();
     this.freeFinished();
-    for (const seqId of plan.newSeqIds) this.runner.createSequence(seqId);
-    if (plan.entries.length === 0) return plan.events;
+    if (plan.entries.length === 0 && plan.newSeqIds.length === 0) return plan.events;
     let events: GenerationEvent[];
     try {
+      for (const seqId of plan.newSeqIds) this.runner.createSequence(seqId);
       const logits = await this.runner.step(plan.entries);
       events = this.scheduler.update(plan, logits);
     } catch (err) {
