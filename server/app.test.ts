@@ -262,3 +262,23 @@ describe('server limits, pings, disconnects and drain', () => {
     }
   });
 });
+
+describe('slow SSE readers', () => {
+  it('closes a stream whose reader stalls past the backlog cap and keeps serving others', async () => {
+    const engine = new FakeEngine({ maxContext: 100_000, stepMs: 1, tokenText: (req, i) => (req.maxTokens > 1000 ? 'z'.repeat(16384) : String.fromCharCode(97 + (i % 26))) });
+    const t = await startTestServer({ engine, maxPendingBytes: 256 * 1024 });
+    try {
+      const res = await fetch(`${t.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'x', max_tokens: 5000, stream: true }) });
+      assert.equal(res.status, 200);
+      // Never read the body: the socket backs up, uWS buffers, the cap trips.
+      const floodReqId = engine.submitted[0].reqId;
+      for (let i = 0; i < 400 && !engine.cancelled.includes(floodReqId); i++) await sleep(25);
+      assert.ok(engine.cancelled.includes(floodReqId), 'the stalled stream was ended');
+      const other = await postJson(`${t.url}/v1/completions`, { prompt: 'y', max_tokens: 5 });
+      assert.equal(other.status, 200);
+      await res.body?.cancel().catch(() => undefined);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -27,7 +27,7 @@ export interface ServerOptions {
   requestTimeoutSec?: number | null;
   pingIntervalMs?: number;
   wsHighWaterBytes?: number;
-  wsMaxPendingBytes?: number;
+  maxPendingBytes?: number;
   logger?: Logger;
   /** Metrics/tracing hooks (server/observability registers here). */
   observers?: RequestObserver[];
@@ -63,7 +63,7 @@ export class EdgewiseServer {
       requestTimeoutMs: options.requestTimeoutSec ? options.requestTimeoutSec * 1000 : null,
       pingIntervalMs: options.pingIntervalMs ?? 15_000,
       wsHighWaterBytes: options.wsHighWaterBytes ?? 256 * 1024,
-      wsMaxPendingBytes: options.wsMaxPendingBytes ?? 4 * 1024 * 1024,
+      maxPendingBytes: options.maxPendingBytes ?? 4 * 1024 * 1024,
       observers: new ObserverSet([requestLogObserver(logger), ...(options.observers ?? [])], (err) => logger.warn({ err }, 'request observer failed')),
       logger,
       draining: false,

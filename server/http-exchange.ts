@@ -20,6 +20,8 @@ export class HttpExchange {
   private status = 0;
   aborted = false;
   finished = false;
+  private backlogBytes = 0;
+  private watchingWritable = false;
   /** Last time bytes went out, for SSE keep-alive pings. */
   lastWriteMs = Date.now();
 
@@ -88,12 +90,29 @@ export class HttpExchange {
     this.lastWriteMs = Date.now();
   }
 
-  write(chunk: string): void {
+  /**
+   * Streams a chunk. uWS buffers what the socket cannot take; past `maxBacklogBytes` of such
+   * backlog the client is reading too slowly, and the connection is closed (which aborts the
+   * request and frees its engine slot) rather than buffering without bound.
+   */
+  write(chunk: string, maxBacklogBytes = Infinity): void {
     if (!this.open) return;
+    let sent = true;
     this.res.cork(() => {
-      this.res.write(chunk);
+      sent = this.res.write(chunk);
     });
     this.lastWriteMs = Date.now();
+    if (sent) return;
+    this.backlogBytes += Buffer.byteLength(chunk);
+    if (!this.watchingWritable) {
+      this.watchingWritable = true;
+      this.res.onWritable(() => {
+        this.backlogBytes = 0;
+        this.watchingWritable = false;
+        return true;
+      });
+    }
+    if (this.backlogBytes > maxBacklogBytes) this.res.close();
   }
 
   end(chunk = ''): void {

@@ -46,10 +46,12 @@ export class SseSink implements SessionSink {
   private readonly pingIntervalMs: number;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly session: GenerationSession;
+  private readonly maxBacklogBytes: number;
 
-  constructor(ex: HttpExchange, session: GenerationSession, pingIntervalMs: number) {
+  constructor(ex: HttpExchange, session: GenerationSession, pingIntervalMs: number, maxBacklogBytes: number) {
     this.ex = ex;
     this.session = session;
+    this.maxBacklogBytes = maxBacklogBytes;
     const { plan } = session;
     this.wantLogprobs = plan.wantLogprobs;
     this.pingIntervalMs = pingIntervalMs;
@@ -72,7 +74,7 @@ export class SseSink implements SessionSink {
   }
 
   private event(payload: object): void {
-    this.ex.write(`data: ${JSON.stringify(payload)}\n\n`);
+    this.ex.write(`data: ${JSON.stringify(payload)}\n\n`, this.maxBacklogBytes);
   }
 
   onDelta(choiceIndex: number, text: string, _tokenIds: number[], logprobs: TokenLogprob[] | null): void {

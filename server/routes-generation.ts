@@ -32,7 +32,7 @@ export function newSession(ctx: ServerContext, plan: GenerationPlan, transport: 
 export function handleGeneration(ctx: ServerContext, ex: HttpExchange, kind: EndpointKind, body: Buffer): void {
   const plan = planRequest(ctx, kind, parseJson(body.toString('utf8')));
   const session = newSession(ctx, plan, plan.stream ? 'sse' : 'http');
-  const sink: SessionSink & { open?: () => void } = plan.stream ? new SseSink(ex, session, ctx.pingIntervalMs) : new JsonSink(ex, session);
+  const sink: SessionSink & { open?: () => void } = plan.stream ? new SseSink(ex, session, ctx.pingIntervalMs, ctx.maxPendingBytes) : new JsonSink(ex, session);
   try {
     session.start(sink);
   } catch (err) {

@@ -17,9 +17,10 @@ export interface ServerContext {
   requestTimeoutMs: number | null;
   /** Idle gap after which an SSE stream gets a `: ping` comment. */
   pingIntervalMs: number;
-  /** Per WebSocket: buffered bytes above which deliveries pause, and the cap that ends requests. */
+  /** Per WebSocket: buffered bytes above which deliveries pause and queue. */
   wsHighWaterBytes: number;
-  wsMaxPendingBytes: number;
+  /** Per WebSocket or SSE stream: bytes queued for a slow reader past which its request ends. */
+  maxPendingBytes: number;
   observers: ObserverSet;
   logger: Logger;
   /** True once draining began: new requests get 503. */

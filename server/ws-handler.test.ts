@@ -107,7 +107,7 @@ describe('WebSocket protocol', () => {
   it('bounds what a slow reader buffers and does not slow another client', async () => {
     // 16 KiB per token: a paused reader fills the socket buffers within a few hundred tokens.
     const engine = new FakeEngine({ maxContext: 100_000, stepMs: 1, tokenText: (req, i) => (req.promptIds.length > 3 ? 'z'.repeat(16384) : String.fromCharCode(97 + (i % 26))) });
-    const t = await startTestServer({ engine, wsHighWaterBytes: 64 * 1024, wsMaxPendingBytes: 512 * 1024 });
+    const t = await startTestServer({ engine, wsHighWaterBytes: 64 * 1024, maxPendingBytes: 512 * 1024 });
     const slow = await EdgewiseWsClient.connect(wsUrl(t.url));
     const fast = await EdgewiseWsClient.connect(wsUrl(t.url));
     try {

@@ -151,7 +151,7 @@ export function registerWebSocket(app: TemplatedApp, ctx: ServerContext): void {
       const state = ws.getUserData();
       state.outbox = new WsOutbox(ws, {
         highWaterBytes: ctx.wsHighWaterBytes,
-        maxPendingBytes: ctx.wsMaxPendingBytes,
+        maxPendingBytes: ctx.maxPendingBytes,
         onOverflow: (id) => overflow(state, id),
       });
     },
