@@ -183,6 +183,9 @@ export const command: CliCommand = {
 
     const fatal = new Promise<EdgewiseError>((resolve) => engine.onFatal(resolve));
     const outcome = await Promise.race([waitForSignal().then((signal) => ({ signal })), fatal.then((error) => ({ error }))]);
+    // A handle left open by a dependency must not keep a stopped server alive; unref'd, this timer
+    // only fires if something else still holds the event loop.
+    setTimeout(() => process.exit(process.exitCode ?? ('error' in outcome ? 1 : 0)), 10_000).unref();
     if ('error' in outcome) {
       // The engine cannot go on: stop taking requests and exit non-zero so a supervisor restarts us.
       obs.logger.fatal({ err: outcome.error }, 'engine failed; shutting down');
