@@ -89,6 +89,14 @@ async function startWithBackend(choice: BackendChoice, options: Omit<StartEngine
   return { engine: await startEngine({ ...options, backend: 'cpu' }), backend: 'cpu' };
 }
 
+/**
+ * Called once the server has stopped: a handle left open by a dependency must not keep the
+ * process alive. Unref'd, the timer only fires if something else still holds the event loop.
+ */
+function exitSoon(code: number): void {
+  setTimeout(() => process.exit(process.exitCode ?? code), 5_000).unref();
+}
+
 /** Resolves on SIGTERM/SIGINT (first signal only; a second one exits at once). */
 function waitForSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -183,15 +191,13 @@ export const command: CliCommand = {
 
     const fatal = new Promise<EdgewiseError>((resolve) => engine.onFatal(resolve));
     const outcome = await Promise.race([waitForSignal().then((signal) => ({ signal })), fatal.then((error) => ({ error }))]);
-    // A handle left open by a dependency must not keep a stopped server alive; unref'd, this timer
-    // only fires if something else still holds the event loop.
-    setTimeout(() => process.exit(process.exitCode ?? ('error' in outcome ? 1 : 0)), 10_000).unref();
     if ('error' in outcome) {
       // The engine cannot go on: stop taking requests and exit non-zero so a supervisor restarts us.
       obs.logger.fatal({ err: outcome.error }, 'engine failed; shutting down');
       server.ctx.draining = true;
       server.close();
       await obs.shutdown();
+      exitSoon(1);
       throw outcome.error;
     }
     obs.logger.info({ signal: outcome.signal }, 'draining: finishing running requests');
@@ -202,6 +208,7 @@ export const command: CliCommand = {
     obs.logger.info('drained; exiting');
     process.off('uncaughtException', onStray);
     process.off('unhandledRejection', onStray);
+    exitSoon(0);
     return 0;
   },
 };
