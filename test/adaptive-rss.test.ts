@@ -1,0 +1,37 @@
+// RSS stays within budget + fixed overhead at 25/50/100% budgets with 8 concurrent requests (bench/adaptive-rss.ts prints the samples).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { convertToEwm } from '../runtime/container/ewm-writer.js';
+import { decodedBlocksBytes, runRss } from '../bench/adaptive-rss.js';
+
+const MiB = 1024 ** 2;
+/** Allocator and GC noise between runs, measured at about ±8 MiB on this machine (docs/adaptive.md). */
+const SLACK = 16 * MiB;
+const root = new URL('../../', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'adaptive-rss-test-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+test('8 concurrent requests succeed at 25%, 50% and 100% budgets and RSS stays under fixed overhead + budget + slack', async () => {
+  const ewm = join(work, 'default.ewm');
+  convertToEwm(join(root, 'models/default'), ewm);
+  const full = await decodedBlocksBytes(ewm);
+  const base = runRss(ewm, 2 * MiB);
+  assert.equal(base.ok, 8);
+  assert.equal(base.cacheEntries, 0);
+  const fixed = base.maxRss - 2 * MiB;
+  const blocks: number[] = [];
+  for (const fraction of [0.25, 0.5, 1]) {
+    const budget = Math.round(full * fraction);
+    const run = runRss(ewm, budget);
+    assert.equal(run.ok, 8, `${fraction}: ${run.ok}/8 succeeded`);
+    assert.ok(run.samples.length > 10 && run.samples.every((s) => s > 0), 'RSS was sampled');
+    assert.ok(run.maxRss <= fixed + budget + SLACK, `${fraction}: max RSS ${(run.maxRss / MiB).toFixed(1)} MiB > fixed ${(fixed / MiB).toFixed(1)} + budget ${(budget / MiB).toFixed(1)} + slack`);
+    blocks.push(run.cacheEntries);
+  }
+  // The cache holds what the budget leaves after KV caches: more budget, more decoded blocks.
+  assert.ok(blocks[0] < blocks[1] && blocks[1] < blocks[2], `cached blocks ${blocks}`);
+});
