@@ -171,6 +171,23 @@ describe('server limits, pings, disconnects and drain', () => {
     }
   });
 
+  it('maps a bug in a handler to an opaque 500 and keeps serving', async () => {
+    const engine = new FakeEngine();
+    engine.tokenizer.encode = () => {
+      throw new TypeError('internal detail');
+    };
+    const t = await startTestServer({ engine });
+    try {
+      const res = await postJson(`${t.url}/v1/completions`, { prompt: 'x' });
+      assert.equal(res.status, 500);
+      assert.equal(res.json.error.type, 'server_error');
+      assert.doesNotMatch(res.json.error.message, /internal detail/);
+      assert.equal((await fetch(`${t.url}/health`)).status, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('answers 429 when the queue is full', async () => {
     const engine = new FakeEngine({ maxBatch: 1, maxQueue: 1, stepMs: 20 });
     const t = await startTestServer({ engine });
