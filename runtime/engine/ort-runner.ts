@@ -36,8 +36,11 @@ type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
  * cache (past K/V fed as zero-copy views of token-major buffers, causal mask derived from the
  * shapes), so prefill and decode mix freely. One session per B (built lazily) serves every
  * layer. Batch-1 decode thus runs exactly one session.run per block with no mask/padding
- * overhead beyond the monolithic graph's; com.microsoft.GroupQueryAttention was not used
- * because it needs every sequence in a batch to add the same number of tokens.
+ * overhead beyond the monolithic graph's. com.microsoft.GroupQueryAttention over a batch
+ * needs every sequence to add the same number of tokens; used per slot instead (batch 1,
+ * past and present bound to one head-major buffer, updated in place) it was exact but not
+ * faster here (decode at 64 and 400 cached tokens, default model) and it rejects head_dim
+ * not a multiple of 8, so the plain-op attention stayed.
  *
  * NOTE: decode speed vs one monolithic graph (bench/engine-bench.ts, default model, 1 thread):
  * the block-wise engine reaches about 0.7-0.75 of the monolithic graph's batch-1 decode speed
