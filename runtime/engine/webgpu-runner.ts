@@ -159,6 +159,45 @@ export class WebgpuRunner implements ModelRunner {
 
   /** One forward pass of sequences that run the same blocks: records every dispatch into one command buffer. */
   private async runPass(entries: BatchEntry[], seqs: GpuSequence[]): Promise<Float32Array[]> {
+    const V = this.config.vocabSize;
+    const enc = this.rt.device.createCommandEncoder();
+    const { logits, rows } = this.encodePass(enc, entries, seqs);
+    this.rt.submit(enc);
+    const all = await this.rt.readF32(logits, rows * V);
+    seqs.forEach((seq, b) => (seq.length += entries[b].tokenIds.length));
+    let row = 0;
+    return entries.map((e) => {
+      const n = e.allLogits ? e.tokenIds.length : 1;
+      const out = all.slice(row * V, (row + n) * V);
+      row += n;
+      return out;
+    });
+  }
+
+  /**
+   * GPU seconds per step of `entries` (sequences not advanced, nothing read back): the step is
+   * recorded `repeats` times into one command buffer, so JS encoding and the logits readback
+   * are excluded. For benchmarks; the KV rows of the step are rewritten with the same values.
+   */
+  async timeGpuStep(entries: BatchEntry[], repeats: number): Promise<number> {
+    if (this.busy || this.disposed) throw new EdgewiseError('engine_fatal', 'timeGpuStep while a step runs or after dispose');
+    const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
+    if (new Set(seqs.map((s) => s.key)).size !== 1) throw new InvalidRequestError('timeGpuStep needs sequences with the same blocks', 'seqId');
+    const record = (n: number) => {
+      const enc = this.rt.device.createCommandEncoder();
+      for (let i = 0; i < n; i++) this.encodePass(enc, entries, seqs);
+      this.rt.submit(enc);
+    };
+    record(1);
+    await this.rt.device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    record(repeats);
+    await this.rt.device.queue.onSubmittedWorkDone();
+    return (performance.now() - t0) / 1000 / repeats;
+  }
+
+  /** Records one forward pass into `enc`; returns the logits buffer and its row count. */
+  private encodePass(enc: GPUCommandEncoder, entries: BatchEntry[], seqs: GpuSequence[]): { logits: GPUBuffer; rows: number } {
     const { hiddenSize: H, numHeads: nH, numKvHeads: nKv, headDim: hd, intermediateSize: I, vocabSize: V, rmsNormEps: eps } = this.config;
     const rt = this.rt;
     const T = entries.reduce((n, e) => n + e.tokenIds.length, 0);
@@ -177,7 +216,6 @@ export class WebgpuRunner implements ModelRunner {
     rt.write(s.pick, Uint32Array.from(pickRows));
     const mm = (enc: GPUCommandEncoder, x: GPUBuffer, w: MatmulWeight, y: GPUBuffer, bias: GPUBuffer | null, m: number, n: number, k: number) =>
       matmul(rt, enc, { x, w, y, bias, m, n, k });
-    const enc = rt.device.createCommandEncoder();
     gather(rt, enc, { ids: s.meta, idStride: META_STRIDE, table: this.source.embedding, out: s.hidden, hidden: H, count: T });
     for (const layer of seqs[0].layers) {
       const L = this.source.layer(layer, enc, T);
@@ -203,16 +241,7 @@ export class WebgpuRunner implements ModelRunner {
     gather(rt, enc, { ids: s.pick, idStride: 1, table: { buffer: s.hidden, format: 'f32' }, out: s.rows, hidden: H, count: R });
     rmsnorm(rt, enc, { x: s.rows, weight: this.source.finalNorm, y: s.rowsNorm, hidden: H, rows: R, eps });
     mm(enc, s.rowsNorm, this.source.lmHead, s.logits, null, R, V, H);
-    rt.submit(enc);
-    const logits = await rt.readF32(s.logits, R * V);
-    seqs.forEach((seq, b) => (seq.length += entries[b].tokenIds.length));
-    let row = 0;
-    return entries.map((e) => {
-      const n = e.allLogits ? e.tokenIds.length : 1;
-      const out = logits.slice(row * V, (row + n) * V);
-      row += n;
-      return out;
-    });
+    return { logits: s.logits, rows: R };
   }
 
   async dispose(): Promise<void> {
