@@ -80,6 +80,8 @@ export class FakeEngine implements ServingEngine {
   readonly cancelled: string[] = [];
   /** Every request submitted, for tests. */
   readonly submitted: GenerationRequest[] = [];
+  /** Most sequences ever running in one step, for tests. */
+  maxRunningSeen = 0;
 
   constructor(options: FakeEngineOptions = {}) {
     this.options = {
@@ -152,6 +154,7 @@ export class FakeEngine implements ServingEngine {
 
   private step(): void {
     this.timer = null;
+    this.maxRunningSeen = Math.max(this.maxRunningSeen, this.running.size);
     for (const live of [...this.running.values()]) {
       if (live.req.deadlineMs !== null && Date.now() > live.req.deadlineMs) {
         this.finish(live, 'timeout');

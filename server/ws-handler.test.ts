@@ -29,6 +29,7 @@ describe('WebSocket protocol', () => {
         assert.notEqual(rb.texts[0], rb.texts[1], 'seeded choices differ');
         assert.equal(rb.usage!.completion_tokens, 18);
         assert.equal(ra.events[0].type, 'response.created');
+        assert.equal(engine.maxRunningSeen, 3, 'both requests (1 + 2 choices) ran in the same steps');
         const http = await (await fetch(`${t.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'two', max_tokens: 9, seed: 1 }) })).json();
         assert.equal(rb.texts[0], (http as any).choices[0].text, 'same output as over HTTP');
       } finally {
