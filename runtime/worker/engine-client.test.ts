@@ -105,6 +105,28 @@ test('the caller thread stays responsive while the worker blocks on compute', as
   }
 });
 
+test('a throwing event listener cancels its own request and leaves the others alone', async () => {
+  const engine = await start({}, { stepDelayMs: 2 });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    let done: Done | null = null;
+    engine.submit(req('bad', [1], 1000), (e) => {
+      if (e.type === 'done') done = e;
+      else throw new Error('listener bug');
+    });
+    const good = await run(engine, req('good', [2], 20));
+    assert.equal(good.done.finishReason, 'length');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((done as Done | null)?.finishReason, 'cancelled');
+    assert.ok(warnings.some((w) => w.includes('listener bug')), warnings.join('; '));
+  } finally {
+    process.off('warning', onWarning);
+    await engine.close();
+  }
+});
+
 test('drain refuses new work and resolves when accepted requests end', async () => {
   const engine = await start({ maxBatch: 1 }, { stepDelayMs: 2 });
   try {

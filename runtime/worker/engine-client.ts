@@ -184,9 +184,13 @@ export class EngineClient {
     if (event.type === 'done') this.pending.delete(event.reqId);
     try {
       p.onEvent(event);
-    } finally {
-      if (event.type === 'done') this.checkDrained();
+    } catch (err) {
+      // NOTE: a throwing listener must not take the process (and every other request) down with it;
+      // its request is cancelled so the slot frees, and the error is reported as a warning.
+      process.emitWarning(`EngineClient: the event listener of request ${event.reqId} threw: ${(err as Error)?.message ?? String(err)}`);
+      if (event.type === 'delta') this.cancel(event.reqId);
     }
+    if (event.type === 'done') this.checkDrained();
   }
 
   private checkDrained(): void {
