@@ -68,7 +68,7 @@ export class SequenceSampler {
     if (logits.length < vocab) throw new RangeError(`logits has ${logits.length} entries, vocabulary is ${vocab}`);
     const p = this.params;
     const work = this.work;
-    for (let i = 0; i < vocab; i++) work[i] = logits[i];
+    work.set(logits.length === vocab ? logits : logits.subarray(0, vocab));
     applyLogitBias(work, p.logitBias);
     applyRepetitionPenalty(work, this.seenIds, p.repetitionPenalty);
     applyPresenceFrequency(work, this.outputCounts, p.presencePenalty, p.frequencyPenalty);
