@@ -158,3 +158,19 @@ test('long prefills run in chunks and return the same logits', async () => {
   );
   await runner.dispose();
 });
+
+test('KV caches grow past their first capacity without losing stored rows', async () => {
+  const config = tinyConfig({ numLayers: 2 });
+  const weights = createRandomWeights(config, 19);
+  await checkScenario(
+    weights,
+    [{ seqId: 1, tokens: randomTokens(84, config.vocabSize, 31) }],
+    [
+      [{ seqId: 1, count: 40 }],
+      // 40 stored rows, 40 more: the 64-token buffers double with content to keep.
+      [{ seqId: 1, count: 40, allLogits: true }],
+      [{ seqId: 1, count: 1 }],
+      [{ seqId: 1, count: 3, allLogits: true }],
+    ],
+  );
+});
