@@ -63,6 +63,11 @@ export function runRss(ewm: string, budgetBytes: number, concurrency = 8, maxTok
   return JSON.parse(r.stdout) as RssRun;
 }
 
+/** x% budget = x% of all decoded blocks plus the 8 requests' KV caches (6 blocks × 64-token caches × 512 B each at most). */
+export function budgetAt(decodedBytes: number, fraction: number): number {
+  return Math.round(decodedBytes * fraction) + 2 * MiB;
+}
+
 /** fp32 bytes of every decoded block: what "100% budget" means (the whole model decoded in the cache). */
 export async function decodedBlocksBytes(ewm: string): Promise<number> {
   const { config } = await loadTokenizerAndTemplate(ewm);
@@ -86,7 +91,7 @@ async function main(): Promise<void> {
     const full = await decodedBlocksBytes(ewm);
     const base = runRss(ewm, 2 * MiB);
     const fixed = base.maxRss - 2 * MiB;
-    const rows = fractions.map((f) => ({ fraction: f, run: runRss(ewm!, Math.round(full * f)) }));
+    const rows = fractions.map((f) => ({ fraction: f, run: runRss(ewm!, budgetAt(full, f)) }));
     const out = { decodedBlocksBytes: full, fixedOverheadBytes: fixed, base, rows };
     if (argv.includes('--json')) {
       writeFileSync(new URL('../../bench/results/adaptive-rss.json', import.meta.url), JSON.stringify(out, null, 1));

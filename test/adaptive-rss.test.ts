@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertToEwm } from '../runtime/container/ewm-writer.js';
-import { decodedBlocksBytes, runRss } from '../bench/adaptive-rss.js';
+import { budgetAt, decodedBlocksBytes, runRss } from '../bench/adaptive-rss.js';
 
 const MiB = 1024 ** 2;
 /** Allocator and GC noise between runs, measured at about ±8 MiB on this machine (docs/adaptive.md). */
@@ -25,7 +25,7 @@ test('8 concurrent requests succeed at 25%, 50% and 100% budgets and RSS stays u
   const fixed = base.maxRss - 2 * MiB;
   const blocks: number[] = [];
   for (const fraction of [0.25, 0.5, 1]) {
-    const budget = Math.round(full * fraction);
+    const budget = budgetAt(full, fraction);
     const run = runRss(ewm, budget);
     assert.equal(run.ok, 8, `${fraction}: ${run.ok}/8 succeeded`);
     assert.ok(run.samples.length > 10 && run.samples.every((s) => s > 0), 'RSS was sampled');
@@ -34,4 +34,5 @@ test('8 concurrent requests succeed at 25%, 50% and 100% budgets and RSS stays u
   }
   // The cache holds what the budget leaves after KV caches: more budget, more decoded blocks.
   assert.ok(blocks[0] < blocks[1] && blocks[1] < blocks[2], `cached blocks ${blocks}`);
+  assert.equal(blocks[2], 6, 'a 100% budget keeps every block decoded');
 });

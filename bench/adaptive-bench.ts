@@ -1,0 +1,134 @@
+// Decode tokens/s against memory budget (10%..100%): lossless full depth and the governor's choice, vs naive and uncompressed.
+//
+//   node dist/bench/adaptive-bench.js [model.ewm] [--hf models/default] [--rounds 3] [--steps 32] [--quality balanced]
+// Without a container, converts models/default and calibrates it on 2048 held-out tokens first.
+// Writes bench/results/adaptive-bench.json and docs/adaptive-bench.svg.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createOrtRunner } from '../runtime/engine/ort-runner.js';
+import type { LayerWeights, ModelRunner, WeightProvider } from '../runtime/engine/runner-types.js';
+import { EwmWeightProvider } from '../runtime/container/ewm-weights.js';
+import { convertToEwm } from '../runtime/container/ewm-writer.js';
+import { loadModel, loadTokenizerAndTemplate } from '../runtime/model/load-model.js';
+import { calibrateContainer } from '../runtime/calibration/calibrate.js';
+import { readCalibration } from '../runtime/calibration/ewm-calibration-store.js';
+import { BlockCache } from '../runtime/memory/block-cache.js';
+import { CachedWeightProvider, blockBytes } from '../runtime/memory/cached-weights.js';
+import { Governor, type Quality } from '../runtime/memory/governor.js';
+import { lineChart } from './adaptive-svg.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const argv = process.argv.slice(2);
+const opt = (name: string, fallback: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const rounds = Number(opt('--rounds', '3'));
+const steps = Number(opt('--steps', '32'));
+const quality = opt('--quality', 'balanced') as Quality;
+const PROMPT = Array.from({ length: 16 }, (_, i) => 100 + i * 37);
+
+interface Config {
+  name: string;
+  budgetFraction: number | null;
+  runner: ModelRunner;
+  layerIndices: number[] | undefined;
+  depth: number;
+  cache: BlockCache<LayerWeights> | null;
+  tokensPerSec: number[];
+}
+
+/** Batch-1 decode: prefill, 3 warm-up tokens, then `steps` timed decode steps. */
+async function decodeRate(c: Config): Promise<number> {
+  c.runner.createSequence(1, { layerIndices: c.layerIndices });
+  try {
+    await c.runner.step([{ seqId: 1, tokenIds: PROMPT }]);
+    for (let i = 0; i < 3; i++) await c.runner.step([{ seqId: 1, tokenIds: [7 + i] }]);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < steps; i++) await c.runner.step([{ seqId: 1, tokenIds: [11 + (i % 50)] }]);
+    return steps / (Number(process.hrtime.bigint() - t0) / 1e9);
+  } finally {
+    c.runner.freeSequence(1);
+  }
+}
+
+async function firstLogits(runner: ModelRunner): Promise<Float32Array> {
+  runner.createSequence(9);
+  try {
+    return Float32Array.from((await runner.step([{ seqId: 9, tokenIds: PROMPT }]))[0]);
+  } finally {
+    runner.freeSequence(9);
+  }
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'adaptive-bench-'));
+  try {
+    let ewm = argv.find((a) => a.endsWith('.ewm'));
+    const hf = opt('--hf', join(root, 'models/default'));
+    if (ewm === undefined) {
+      ewm = join(work, 'default.ewm');
+      convertToEwm(hf, ewm);
+      await calibrateContainer(ewm, readFileSync(join(root, 'models/default/calibration.txt'), 'utf8'), { maxTokens: 2048 });
+    }
+    const { config } = await loadTokenizerAndTemplate(ewm);
+    const cal = readCalibration(ewm);
+    const full = config.numLayers * blockBytes(config);
+    const tokens = PROMPT.length + 3 + steps;
+    const govOpts = {
+      numLayers: config.numLayers, ranking: cal.layerImportance?.ranking ?? null, qualityTable: cal.qualityTables, blockBytes: blockBytes(config),
+      kvBytesPerTokenLayer: 2 * config.numKvHeads * config.headDim * 4, maxSeqLen: 512, defaultQuality: quality,
+    };
+    const uncompressed = await loadModel(hf);
+    const configs: Config[] = [];
+    const add = async (name: string, weights: WeightProvider, budgetFraction: number | null, layerIndices: number[] | undefined, cache: BlockCache<LayerWeights> | null) => {
+      const c = { name, budgetFraction, runner: await createOrtRunner(weights, { maxSeqLen: 512 }), layerIndices, depth: layerIndices?.length ?? config.numLayers, cache, tokensPerSec: [] };
+      configs.push(c);
+      return c;
+    };
+    const base = await add('uncompressed', uncompressed.weights, null, undefined, null);
+    const naive = await add('naive (decode every block every step)', EwmWeightProvider.open(ewm, config), null, undefined, null);
+    const choices: { fraction: number; depth: number; why: string }[] = [];
+    for (let k = 1; k <= 10; k++) {
+      const fraction = k / 10;
+      // NOTE: x% budget = x% of all decoded blocks plus this request's KV cache, so 100% holds every block.
+      const budget = Math.round(full * fraction) + new Governor(govOpts, 0).kvBytes(config.numLayers, tokens);
+      const g = new Governor(govOpts, budget);
+      const fullCache = new BlockCache<LayerWeights>(budget - g.kvBytes(config.numLayers, tokens));
+      await add(`full depth @${k * 10}%`, new CachedWeightProvider(EwmWeightProvider.open(ewm, config), fullCache), fraction, undefined, fullCache);
+      const d = g.admit('bench', undefined, tokens, { running: 0, waiting: 0, maxBatch: 8 });
+      choices.push({ fraction, depth: d.choice.depth, why: d.choice.why });
+      const govCache = new BlockCache<LayerWeights>(g.cacheCapacity());
+      await add(`governor @${k * 10}%`, new CachedWeightProvider(EwmWeightProvider.open(ewm, config), govCache), fraction, d.layerIndices, govCache);
+    }
+    // Validate, then time: the cached full-depth path at 100% must give the uncached logits bit for bit.
+    const want = await firstLogits(naive.runner);
+    const got = await firstLogits(configs.find((c) => c.name === 'full depth @100%')!.runner);
+    if (!Buffer.from(want.buffer).equals(Buffer.from(got.buffer))) throw new Error('cached logits differ from uncached ones');
+    for (let r = 0; r < rounds; r++) for (const c of configs) c.tokensPerSec.push(await decodeRate(c));
+    const rate = (c: Config) => median(c.tokensPerSec);
+    const rows = configs.map((c) => ({ name: c.name, budgetFraction: c.budgetFraction, depth: c.depth, tokensPerSec: rate(c), samples: c.tokensPerSec, cachedBlocks: c.cache?.stats().entries ?? null }));
+    const result = { model: ewm, decodedBlocksBytes: full, steps, rounds, quality, loadavg: loadavg(), choices, rows, ratioAt100: rate(configs.find((c) => c.name === 'full depth @100%')!) / rate(base) };
+    writeFileSync(join(root, 'bench/results/adaptive-bench.json'), JSON.stringify(result, null, 1));
+    const pts = (prefix: string) => configs.filter((c) => c.name.startsWith(prefix)).map((c) => [c.budgetFraction! * 100, rate(c)] as [number, number]);
+    writeFileSync(join(root, 'docs/adaptive-bench.svg'), lineChart({
+      title: `Decode tokens/s vs memory budget (batch 1, ${config.numLayers} blocks)`, xLabel: 'budget, % of all blocks decoded (fp32) + KV cache', yLabel: 'tokens/s',
+      series: [
+        { name: 'lossless, full depth', points: pts('full depth') },
+        { name: `governor (${quality})`, points: pts('governor') },
+        { name: 'uncompressed', points: [[10, rate(base)], [100, rate(base)]], reference: true },
+        { name: 'naive decode every step', points: [[10, rate(naive)], [100, rate(naive)]], reference: true },
+      ],
+    }));
+    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; median of ${rounds} rounds × ${steps} decode steps`);
+    for (const row of rows) console.log(`${row.name.padEnd(40)} depth ${row.depth}  ${row.tokensPerSec.toFixed(1).padStart(7)} tok/s  cached blocks ${row.cachedBlocks ?? '-'}`);
+    for (const c of choices) console.log(`governor @${(c.fraction * 100).toFixed(0)}%: depth ${c.depth} (${c.why})`);
+    console.log(`full depth at 100% budget / uncompressed = ${result.ratioAt100.toFixed(3)}`);
+    for (const c of configs) await c.runner.dispose();
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
