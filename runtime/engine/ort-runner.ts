@@ -62,11 +62,12 @@ export async function createOrtRunner(weights: WeightProvider, options: OrtRunne
   if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new InvalidRequestError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`, 'maxSeqLen');
   // NOTE: the LM head is resident (not decoded per step), so when small it is baked into the
   // head session, where onnxruntime prepacks it: its GEMV is the largest of a decode step.
+  // That costs one more copy of it (at most 64 MiB) and assumes lmHead() never changes.
   const bakeHead = config.vocabSize * config.hiddenSize * 4 <= BAKED_LM_HEAD_MAX_BYTES;
   const baked = bakeHead ? { norm: weights.finalNorm(), lmHead: weights.lmHead() } : null;
-  const head = await createSession(buildHeadGraph(config, baked), options.threads, 'LM head');
   const chunkTokens = options.chunkTokens ?? 256;
   if (!Number.isInteger(chunkTokens) || chunkTokens < 1) throw new InvalidRequestError(`chunkTokens must be a positive integer, got ${chunkTokens}`, 'chunkTokens');
+  const head = await createSession(buildHeadGraph(config, baked), options.threads, 'LM head');
   return new OrtRunner(weights, config, maxSeqLen, options.threads, head, bakeHead, chunkTokens);
 }
 
