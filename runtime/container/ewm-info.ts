@@ -27,6 +27,8 @@ export interface EwmInfo {
   weights: number;
   bitsPerWeight: number;
   segments: EwmSegmentInfo[];
+  /** Written by `edgewise calibrate` (docs/adaptive.md), else null. */
+  calibration: { ranking: number[]; points: { depth: number; precision: string; perplexity: number }[] } | null;
 }
 
 export function describeEwm(path: string): EwmInfo {
@@ -50,6 +52,7 @@ export function describeEwm(path: string): EwmInfo {
     return {
       path, config: parseHfConfig(file.metadata.config, `${path} config.json`), fileBytes: statSync(path).size, metadataBytes: file.header.metadataLength, chunkSize: codec.chunkSize,
       weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos,
+      calibration: file.metadata.layerImportance ? { ranking: file.metadata.layerImportance.ranking, points: file.metadata.qualityTables?.points ?? [] } : null,
     };
   } finally {
     file.close();
@@ -63,6 +66,8 @@ export function formatEwmInfo(info: EwmInfo, formatBytes: (n: number) => string)
     `architecture  ${info.config.architecture}, ${info.config.numLayers} layers, hidden ${info.config.hiddenSize}, vocab ${info.config.vocabSize}`,
     `file          ${formatBytes(info.fileBytes)} (metadata ${formatBytes(info.metadataBytes)})`,
     `weights       ${info.weights} coded, ${info.bitsPerWeight.toFixed(3)} bits/weight (${((info.bitsPerWeight / 16) * 100).toFixed(1)}% of BF16)`,
+    `precisions    bf16 (lossless) ${info.bitsPerWeight.toFixed(3)} bits/weight read per block; no lower rung in this container`,
+    `calibration   ${info.calibration === null ? 'none (run edgewise calibrate: full depth only)' : `blocks by importance ${info.calibration.ranking.join(' ')}; perplexity ${info.calibration.points.map((p) => `d${p.depth}/${p.precision} ${p.perplexity.toFixed(2)}`).join(', ')}`}`,
     '',
     'segment        offset        size  tensors  bits/weight  codebook',
   ];
