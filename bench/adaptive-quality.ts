@@ -1,0 +1,49 @@
+// Quality table of the default model: calibrates a fresh container and plots perplexity against depth (docs/adaptive-quality.svg).
+//
+//   node dist/bench/adaptive-quality.js [--tokens 8192]
+// Also measures the uncompressed folder's full-depth perplexity on the same windows (must be equal).
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertToEwm } from '../runtime/container/ewm-writer.js';
+import { calibrateContainer } from '../runtime/calibration/calibrate.js';
+import { calibrationWindows } from '../runtime/calibration/calibration-text.js';
+import { perplexity } from '../runtime/calibration/perplexity.js';
+import { createOrtRunner } from '../runtime/engine/ort-runner.js';
+import { loadModel } from '../runtime/model/load-model.js';
+import { lineChart } from './adaptive-svg.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const argv = process.argv.slice(2);
+const maxTokens = argv.includes('--tokens') ? Number(argv[argv.indexOf('--tokens') + 1]) : 8192;
+const work = mkdtempSync(join(tmpdir(), 'adaptive-quality-'));
+try {
+  const hf = join(root, 'models/default');
+  const text = readFileSync(join(hf, 'calibration.txt'), 'utf8');
+  const ewm = join(work, 'default.ewm');
+  convertToEwm(hf, ewm);
+  const t0 = Date.now();
+  const result = await calibrateContainer(ewm, text, { maxTokens });
+  const seconds = (Date.now() - t0) / 1000;
+  const model = await loadModel(hf);
+  const runner = await createOrtRunner(model.weights, { maxSeqLen: 128 });
+  const uncompressed = await perplexity(runner, calibrationWindows(model.tokenizer!, text, 128, maxTokens));
+  await runner.dispose();
+  const points = result.qualityTables.points;
+  const out = { ...result, uncompressedFullDepthPerplexity: uncompressed, calibrateSeconds: seconds };
+  writeFileSync(join(root, 'bench/results/adaptive-quality.json'), JSON.stringify(out, null, 1));
+  writeFileSync(join(root, 'docs/adaptive-quality.svg'), lineChart({
+    title: `Held-out perplexity vs depth (default model, ${result.qualityTables.numTokens} tokens)`,
+    xLabel: 'depth (blocks run, most important first)', yLabel: 'perplexity',
+    series: [
+      { name: 'bf16 (lossless)', points: points.filter((p) => p.precision === 'bf16').map((p) => [p.depth, p.perplexity]) },
+      { name: 'uncompressed, all blocks', points: [[1, uncompressed], [model.config.numLayers, uncompressed]], reference: true },
+    ],
+  }));
+  console.log(`ranking ${result.layerImportance.ranking.join(' ')}; block influence ${result.layerImportance.scores.map((s) => s.toFixed(4)).join(' ')}`);
+  for (const p of points) console.log(`depth ${p.depth} ${p.precision}: perplexity ${p.perplexity.toFixed(3)}`);
+  console.log(`uncompressed full depth: ${uncompressed.toFixed(3)}; calibrate took ${seconds.toFixed(0)} s`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
