@@ -44,14 +44,14 @@ type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
  *
  * NOTE: decode speed vs one monolithic graph (bench/engine-bench.ts, default model, 1 thread):
  * the block-wise engine reaches about 0.7-0.75 of the monolithic graph's batch-1 decode speed
- * on the shared 2-core box. perf shows where the rest goes: with weights as inputs, MLAS runs
- * its M=1 kernels (a dot product per output row for Gemm transB, an axpy per input row for
- * MatMul; both measured alike) instead of the register-blocked kernel over prepacked
- * initializers, about 0.6 ms of a ~3 ms step; per-call overhead (about 9 µs per run plus
- * about 2 µs per fed tensor) is about 0.2 ms. Fewer feeds or fusing the LM head into the last
- * block would recover only that smaller part; forcing M>1 (packing B per call) and feeding
- * W as the MatMul A operand were measured slower or equal. Closing the gap needs a fast GEMV
- * on non-constant weights (a native kernel, ideally fused with block decompression).
+ * on the shared 2-core box. Measured parts of the gap: (1) per-call overhead, about 9 µs per
+ * run plus about 2 µs per fed tensor, about 0.2 ms of a ~3 ms step; (2) weights as inputs:
+ * the same block graph run for 6 layers was 15-20% slower with weights fed as inputs than
+ * with them baked in (one session per layer), although the model's GEMVs alone timed the same
+ * with input, prepacked or [in, out] weights, so the cost shows only inside the whole graph.
+ * Tried and not kept: the [in, out] layout (MatMul), forcing M>1 or alpha≠1 (packing per call),
+ * per-slot GroupQueryAttention, one RoPE input instead of two (kept, no visible gain). Baking
+ * the LM head (below) gave a few percent.
  */
 export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
   const config = weights.config;
