@@ -50,8 +50,8 @@ type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
  * with them baked in (one session per layer), although the model's GEMVs alone timed the same
  * with input, prepacked or [in, out] weights, so the cost shows only inside the whole graph.
  * Tried and not kept: the [in, out] layout (MatMul), forcing M>1 or alpha≠1 (packing per call),
- * per-slot GroupQueryAttention, one RoPE input instead of two (kept, no visible gain). Baking
- * the LM head (below) gave a few percent.
+ * per-slot GroupQueryAttention. Kept: baking the LM head (below, a few percent) and one RoPE
+ * input instead of two (no visible gain, one feed fewer).
  */
 export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
   const config = weights.config;
