@@ -60,6 +60,8 @@ export function softmaxInPlace(x: Float64Array, temperature = 1): void {
     x[i] = e;
     sum += e;
   }
+  // A NaN or +Infinity logit is a model/engine fault; sampling from it would pick an arbitrary id.
+  if (!Number.isFinite(sum)) throw new RangeError('logits contain NaN or +Infinity');
   for (let i = 0; i < x.length; i++) x[i] /= sum;
 }
 

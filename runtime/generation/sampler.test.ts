@@ -125,3 +125,8 @@ test('logprobs come from the raw distribution with top alternatives', () => {
   const none = new SequenceSampler(params({ temperature: 0 }), 4, []);
   assert.equal(none.sample(raw).logprob, null);
 });
+
+test('NaN logits are refused when sampling, not silently turned into a token', () => {
+  const s = new SequenceSampler(params({ temperature: 1, seed: 1 }), 3, []);
+  assert.throws(() => s.sample(Float32Array.from([1, NaN, 0])), /NaN/);
+});
