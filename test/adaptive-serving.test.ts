@@ -55,6 +55,9 @@ describe('adaptive serving over HTTP and WebSocket', () => {
     assert.equal(exact.json.edgewise.depth, 6);
     const minDepth = await post(`${server.url}/v1/chat/completions`, chat({ edgewise: { quality: 'fast', min_depth: 5 } }));
     assert.equal(minDepth.json.edgewise.depth, 5);
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
+    assert.match(metrics, /request_precision_total\{[^}]*precision="bf16"[^}]*\} 3/, metrics.slice(0, 2000));
+    assert.match(metrics, /depth_layers\{[^}]*\} 5/);
   });
 
   it('SSE: the finish chunk carries edgewise; WebSocket: response.done does', async () => {

@@ -73,8 +73,9 @@ export class ObservabilityObserver implements RequestObserver {
       queueMs: info.queueMs,
       ttftMs: info.ttftMs,
       totalMs: info.totalMs,
-      depth: extras.depth ?? this.options.defaultDepth,
-      precision: extras.precision ?? this.options.defaultPrecision,
+      // The governor's choice (adaptive serving) when the engine made one.
+      depth: extras.depth ?? info.adaptive?.depth ?? this.options.defaultDepth,
+      precision: extras.precision ?? info.adaptive?.precision ?? this.options.defaultPrecision,
       blockDecode: extras.blockDecode,
       error:
         info.error === undefined
