@@ -41,16 +41,24 @@ async function idle(gpu: GpuContext): Promise<void> {
   await gpu.device.queue.onSubmittedWorkDone();
 }
 
-/** Seconds per iteration of `record` (recorded `iters` times into one command buffer), after a warm-up. */
+/**
+ * Seconds per iteration of `record`, recorded `iters` times into one command buffer after a
+ * warm-up; `iters` doubles until one submit takes at least 0.3 s. NOTE: Dawn reports finished
+ * work with a latency of milliseconds, so short runs would mostly time that latency.
+ */
 async function timeGpu(rt: KernelRuntime, iters: number, record: (enc: GPUCommandEncoder) => void): Promise<number> {
   rt.run(record);
   await idle(rt.gpu);
-  const t0 = performance.now();
-  rt.run((enc) => {
-    for (let i = 0; i < iters; i++) record(enc);
-  });
-  await idle(rt.gpu);
-  return (performance.now() - t0) / 1000 / iters;
+  for (;;) {
+    const t0 = performance.now();
+    rt.run((enc) => {
+      for (let i = 0; i < iters; i++) record(enc);
+    });
+    await idle(rt.gpu);
+    const sec = (performance.now() - t0) / 1000;
+    if (sec >= 0.3 || iters >= 1 << 14) return sec / iters;
+    iters *= 2;
+  }
 }
 
 /** Decode-kernel throughput on one block (all 7 matrices) beside copyBufferToBuffer of the decoded size; validates bit-exactness first. */
@@ -108,7 +116,7 @@ async function buildSource(rt: KernelRuntime, model: SyntheticModel, mode: Mode)
 }
 
 /** Decode tokens/s of one weight path at each batch size; the first decode step's logits are kept for cross-checking. */
-async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mode, steps: number, promptLen: number) {
+async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mode, steps: number, promptLen: number, gpuRepeats: number) {
   const source = await buildSource(rt, model, mode);
   const runner = new WebgpuRunner(model.config, rt, source, promptLen + steps + 4, false);
   const result: Record<string, { tokensPerSec: number; msPerStep: number; gpuTokensPerSec: number; gpuMsPerStep: number; firstLogits: Float32Array }> = {};
@@ -124,7 +132,7 @@ async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mod
       for (let s = 0; s < steps; s++) await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [(s * 31) % model.config.vocabSize] })));
       const sec = (performance.now() - t0) / 1000;
       // GPU-bound figure: the same decode step recorded `steps` times in one submit (no JS encoding or readback in between).
-      const gpuSec = await runner.timeGpuStep(ids.map((seqId) => ({ seqId, tokenIds: [19] })), steps);
+      const gpuSec = await runner.timeGpuStep(ids.map((seqId) => ({ seqId, tokenIds: [19] })), gpuRepeats);
       result[`batch${batch}`] = { tokensPerSec: (batch * steps) / sec, msPerStep: (sec * 1000) / steps, gpuTokensPerSec: batch / gpuSec, gpuMsPerStep: gpuSec * 1000, firstLogits };
       ids.forEach((id) => runner.freeSequence(id));
     }
@@ -161,7 +169,7 @@ async function main(): Promise<number> {
     let baseline: Record<string, Float32Array> | null = null;
     for (const mode of MODES) {
       t0 = performance.now();
-      const { result, gpuBytes: bytes } = await measureTokens(rt, model, mode, steps, values.small ? 4 : 16);
+      const { result, gpuBytes: bytes } = await measureTokens(rt, model, mode, steps, values.small ? 4 : 16, values.small ? steps : 64);
       gpuBytes[mode] = bytes;
       // Validate: every path computes the same function of the same BF16 weights.
       if (!baseline) baseline = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.firstLogits]));
