@@ -18,6 +18,11 @@ export interface AdaptiveOptions {
   /** Re-read the machine's limits every this many steps (default 16). */
   refreshSteps?: number;
   probe?: MemoryProbe;
+  /**
+   * Keep decoded blocks in a host-memory cache (default true). The webgpu backend keeps an
+   * .ewm's blocks compressed on the GPU and decodes them there, so it runs without one.
+   */
+  cacheBlocks?: boolean;
 }
 
 /** What the admin endpoint and metrics report. */
@@ -73,7 +78,7 @@ export class AdaptiveEngine {
       this.budget.effectiveBytes,
     );
     // Only a container decodes blocks; a folder's weights are already resident in fp32.
-    this.cache = model.format === 'ewm' ? new BlockCache<LayerWeights>(this.governor.cacheCapacity()) : null;
+    this.cache = model.format === 'ewm' && options.cacheBlocks !== false ? new BlockCache<LayerWeights>(this.governor.cacheCapacity()) : null;
     this.weights = this.cache === null ? model.weights : new CachedWeightProvider(model.weights, this.cache);
     this.refreshSteps = options.refreshSteps ?? 16;
     this.budget.onChange((r) => {

@@ -55,7 +55,7 @@ async function openEngine(): Promise<Engine> {
   const { createRunner } = await import('../engine/create-runner.js');
   const model = await loadModel(data.modelPath);
   const maxContext = Math.min(model.config.maxPositionEmbeddings, data.maxContext ?? 4096);
-  const adaptive = data.adaptive ? new AdaptiveEngine(model, { ...data.adaptive, maxSeqLen: maxContext }) : null;
+  const adaptive = data.adaptive ? new AdaptiveEngine(model, { ...data.adaptive, maxSeqLen: maxContext, cacheBlocks: data.backend === 'cpu' }) : null;
   const runner = await createRunner(adaptive?.weights ?? model.weights, { backend: data.backend, maxSeqLen: maxContext, threads: data.threads });
   const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...(model.tokenizer?.eosTokenIds ?? [])])];
   return { runner, adaptive, detokenizer: model.tokenizer, eosTokenIds, maxContext, modelId: modelIdFromPath(data.modelPath) };
