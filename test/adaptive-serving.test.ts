@@ -8,25 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { convertToEwm } from '../runtime/container/ewm-writer.js';
 import { writeCalibration } from '../runtime/calibration/ewm-calibration-store.js';
-import { parseSse } from '../server/test-helpers.js';
+import { parseSse, postJson } from '../server/test-helpers.js';
 import { DEFAULT_MODEL, noEosBias, spawnServer, type ServerProcess } from './e2e-server.js';
 
 const KEY = 'adaptive-key';
-const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+const auth = { authorization: `Bearer ${KEY}` };
 const work = mkdtempSync(join(tmpdir(), 'adaptive-serving-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-async function post(url: string, body: object, headers: Record<string, string> = auth): Promise<{ status: number; text: string; json: any }> {
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // SSE
-  }
-  return { status: res.status, text, json };
-}
+const post = (url: string, body: object, headers: Record<string, string> = auth) => postJson(url, body, headers);
 
 describe('adaptive serving over HTTP and WebSocket', () => {
   let server: ServerProcess;
@@ -79,7 +69,7 @@ describe('adaptive serving over HTTP and WebSocket', () => {
   });
 
   it('admin budget: auth, bad input, a cut takes effect at once, unmeetable wishes get 503 memory_budget', async () => {
-    assert.equal((await post(`${server.url}/admin/budget`, { budget: '1MiB' }, { 'content-type': 'application/json' })).status, 401);
+    assert.equal((await post(`${server.url}/admin/budget`, { budget: '1MiB' }, {})).status, 401);
     assert.equal((await post(`${server.url}/admin/budget`, { budget: 'lots' })).status, 400);
     const cut = await post(`${server.url}/admin/budget`, { budget: '1MiB' });
     assert.equal(cut.status, 200, cut.text);
