@@ -1,3 +1,4 @@
+# Builds the native huff8 codec addon (kernels/codec/src) at `npm install`; kernels/codec/native.ts loads it via node-gyp-build.
 {
   "targets": [
     {
