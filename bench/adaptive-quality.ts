@@ -1,6 +1,6 @@
 // Quality table of the default model: calibrates a fresh container and plots perplexity against depth (docs/adaptive-quality.svg).
 //
-//   node dist/bench/adaptive-quality.js [--tokens 8192]
+//   node dist/bench/adaptive-quality.js [--tokens 8192] [--hf models/default]
 // Also measures the uncompressed folder's full-depth perplexity on the same windows (must be equal).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,8 +19,8 @@ const argv = process.argv.slice(2);
 const maxTokens = argv.includes('--tokens') ? Number(argv[argv.indexOf('--tokens') + 1]) : 8192;
 const work = mkdtempSync(join(tmpdir(), 'adaptive-quality-'));
 try {
-  const hf = join(root, 'models/default');
-  const text = readFileSync(join(hf, 'calibration.txt'), 'utf8');
+  const hf = argv.includes('--hf') ? argv[argv.indexOf('--hf') + 1] : join(root, 'models/default');
+  const text = readFileSync(join(root, 'models/default/calibration.txt'), 'utf8');
   const ewm = join(work, 'default.ewm');
   convertToEwm(hf, ewm);
   const t0 = Date.now();
