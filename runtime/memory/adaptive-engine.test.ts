@@ -90,3 +90,27 @@ test('the governor lowers depth under a small budget, refuses unmeetable wishes,
     await engine.close();
   }
 });
+
+test('lowering the budget while requests run evicts at once and every running request still finishes', async () => {
+  const MiB = 1024 ** 2;
+  const engine = await startEngine({ modelPath: ewm, maxBatch: 4, maxQueue: 4, adaptive: { budgetBytes: 32 * MiB } });
+  try {
+    let tokens = 0;
+    const runs = Array.from({ length: 4 }, (_, i) =>
+      new Promise<Done>((resolve) => engine.submit(req(`long${i}`, { quality: 'exact' }, 120), (e) => (e.type === 'delta' ? (tokens += e.tokenIds.length) : resolve(e)))),
+    );
+    while (tokens < 20) await new Promise((r) => setTimeout(r, 5)); // mid-generation
+    const full = (await engine.adaptiveState())!;
+    assert.equal(full.cache!.entries, 6);
+    const cut = (await engine.adaptiveState({ bytes: 2 * MiB }))!;
+    assert.equal(cut.cache!.entries, 0); // evicted before the answer came back
+    assert.ok(tokens < 4 * 120, 'the cut landed while requests were running');
+    const done = await Promise.all(runs);
+    assert.deepEqual(done.map((d) => [d.finishReason, d.usage.completionTokens, d.adaptive?.depth]), done.map(() => ['length', 120, 6]));
+    const after = (await engine.adaptiveState())!;
+    assert.equal(after.kvReservedBytes, 0);
+    assert.ok(after.cache!.misses > full.cache!.misses, 'blocks decoded just in time after the cut');
+  } finally {
+    await engine.close();
+  }
+});
