@@ -15,8 +15,9 @@ export interface AdaptiveOptions {
   defaultQuality?: Quality;
   /** Longest sequence (the runner's maxSeqLen). */
   maxSeqLen: number;
-  /** Re-read the machine's limits every this many steps (default 16). */
+  /** Re-read the machine's limits every this many steps (default 16) and every `refreshMs` while idle (default 1000). */
   refreshSteps?: number;
+  refreshMs?: number;
   probe?: MemoryProbe;
   /**
    * Keep decoded blocks in a host-memory cache (default true). The webgpu backend keeps an
@@ -85,6 +86,8 @@ export class AdaptiveEngine {
       this.governor.setBudget(r.effectiveBytes);
       this.resizeCache();
     });
+    // The timer fires between steps too (the worker yields after each), and never keeps the thread alive.
+    this.budget.start(options.refreshMs ?? 1000);
   }
 
   /** Decides the request's depth and reserves its KV bytes; throws 'budget' / 'invalid_request'. */
