@@ -1,7 +1,7 @@
 // Decode throughput at concurrency 8 with tracing + metrics on vs off, interleaved rounds on one shared engine.
 
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -100,6 +100,21 @@ async function measureObserverCost(collectorUrl: string, tokensPerRequest: numbe
   return { usPerToken: (ms * 1000) / (1000 * tokensPerRequest), scrapeMs };
 }
 
+/**
+ * CPU time of the main thread alone, ms (Linux /proc, 10 ms ticks). NOTE: unlike wall-clock
+ * measures it does not grow when the machine is busy and the thread waits for a core; the
+ * engine worker's CPU is not in it. Falls back to event-loop active time elsewhere.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 100 Hz ticks
+  } catch {
+    return performance.eventLoopUtilization().active;
+  }
+}
+
 /** 95% bootstrap interval of the median (seeded, so reruns on the same data agree). */
 function bootstrapMedianCi(values: number[], resamples = 4000): [number, number] {
   const rng = new Prng(12345);
@@ -142,20 +157,20 @@ async function main(): Promise<void> {
   // tok/s of each round, per arm. NOTE: the arms alternate (and swap order every round) so that
   // drift in what else runs on the machine hits both equally; the warm-up round is dropped.
   const perRound: Record<'on' | 'off', number[]> = { on: [], off: [] };
-  // Main-thread busy time per generated token (event-loop utilization): the load generator runs
-  // on it in both arms alike, so the difference is the observer's cost, far less noisy than tok/s.
+  // Main-thread CPU time per generated token: the load generator runs on it in both arms alike,
+  // so the difference is the observer's cost, far less noisy than tok/s on a shared machine.
   const busyUsPerToken: Record<'on' | 'off', number[]> = { on: [], off: [] };
   let failed = 0;
   for (let round = -1; round < rounds; round++) {
     const order = round % 2 === 0 ? arms : [...arms].reverse();
     for (const arm of order) {
       const transport = new SseTransport({ baseUrl: arm.url, model: engine.modelId, endpoint: 'completion', connections: 1, temperature: 1 });
-      const elu0 = performance.eventLoopUtilization();
+      const cpu0 = mainThreadCpuMs();
       const r = await runScenario(transport, {
         baseUrl: arm.url, concurrency, rate: null, prompts, maxTokens, seed: round, scrapeIntervalMs: Number(values['scrape-interval-ms']), memoryPressure: null, label: arm.name,
       });
       failed += r.summary.failed;
-      const busyMs = performance.eventLoopUtilization(elu0).active;
+      const busyMs = mainThreadCpuMs() - cpu0;
       if (round >= 0) {
         perRound[arm.name].push(r.summary.outputThroughput);
         busyUsPerToken[arm.name].push((busyMs * 1000) / Math.max(1, r.summary.totalOutputTokens));
@@ -172,6 +187,8 @@ async function main(): Promise<void> {
   const ci = bootstrapMedianCi(ratios);
   const busyOn = distribution(busyUsPerToken.on).median;
   const busyOff = distribution(busyUsPerToken.off).median;
+  // Paired per round, like the throughput ratio.
+  const busyDiff = distribution(busyUsPerToken.on.map((v, i) => v - busyUsPerToken.off[i])).median;
   const result = {
     benchmark: 'observability overhead: decode throughput, tracing+metrics on vs off',
     model: values.fake ? 'fake engine' : relative(ROOT, values.model!) || values.model,
@@ -185,7 +202,7 @@ async function main(): Promise<void> {
     scrapeMs: cost.scrapeMs,
     // Share of one core the observer takes at the measured throughput, plus one scrape a second.
     estimatedOverheadPercent: ((cost.usPerToken * on.median) / 1e6 + cost.scrapeMs / 1000) * 100,
-    mainThreadBusyUsPerToken: { on: busyOn, off: busyOff, difference: busyOn - busyOff },
+    mainThreadCpuUsPerToken: { on: busyOn, off: busyOff, pairedDifferenceMedian: busyDiff },
     perRound,
     busyUsPerToken,
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
@@ -196,7 +213,8 @@ async function main(): Promise<void> {
     `  tracing+metrics ON : median ${on.median.toFixed(1)} tok/s (min ${on.min.toFixed(1)}, max ${on.max.toFixed(1)})\n` +
     `  tracing+metrics OFF: median ${off.median.toFixed(1)} tok/s (min ${off.min.toFixed(1)}, max ${off.max.toFixed(1)})\n` +
     `  on/off ratio per round: median ${ratio.median.toFixed(4)} (95% CI ${ci[0].toFixed(4)}..${ci[1].toFixed(4)}; min ${ratio.min.toFixed(4)}, max ${ratio.max.toFixed(4)}) -> overhead ${result.overheadPercent.toFixed(2)}%\n` +
-    `  main-thread busy time per token (median over rounds): on ${busyOn.toFixed(1)} us, off ${busyOff.toFixed(1)} us, difference ${(busyOn - busyOff).toFixed(1)} us\n` +
+    `  main-thread CPU per token (median over rounds): on ${busyOn.toFixed(1)} us, off ${busyOff.toFixed(1)} us, paired difference ${busyDiff.toFixed(1)} us ` +
+    `(${((busyDiff * on.median) / 1e4).toFixed(2)}% of one core at ${on.median.toFixed(0)} tok/s)\n` +
     `  observer CPU in isolation: ${cost.usPerToken.toFixed(2)} us per token (tracing + metrics, ${maxTokens}-token requests), ` +
     `scrape ${cost.scrapeMs.toFixed(2)} ms -> ${result.estimatedOverheadPercent.toFixed(3)}% of one core at ${on.median.toFixed(0)} tok/s with 1 scrape/s\n` +
     `  OTLP export requests received: ${result.otlpExportRequests}; failed requests: ${failed}\n`;
