@@ -34,7 +34,7 @@ async function stubServer(): Promise<{ url: string; budgets: number[]; close(): 
       let body = '';
       req.on('data', (d) => (body += d));
       req.on('end', () => {
-        budget = (JSON.parse(body) as { budget_bytes: number }).budget_bytes;
+        budget = (JSON.parse(body) as { budget: number }).budget;
         budgets.push(budget);
         res.end('{}');
       });

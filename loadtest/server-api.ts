@@ -64,19 +64,21 @@ export interface BudgetCallResult {
 }
 
 /**
- * POST /admin/budget {"budget_bytes": n}. NOTE: the admin endpoint arrives with a later issue;
- * a 404/405 here is reported as "not available", never as a load-test failure.
+ * POST /admin/budget {"budget": n}. NOTE: the endpoint exists only when the server runs adaptive
+ * serving (`serve --adaptive` or `--memory-budget`); a 404/405 is reported as "not available",
+ * never as a load-test failure.
  */
 export async function setBudget(baseUrl: string, budgetBytes: number, apiKey?: string): Promise<BudgetCallResult> {
   try {
     const res = await fetch(`${baseUrl}/admin/budget`, {
       method: 'POST',
       headers: headers(apiKey),
-      body: JSON.stringify({ budget_bytes: Math.round(budgetBytes) }),
+      body: JSON.stringify({ budget: Math.round(budgetBytes) }),
     });
     const text = (await res.text()).slice(0, 300);
     if (res.status === 404 || res.status === 405) {
-      return { ok: false, status: res.status, message: `POST /admin/budget is not available on this server (HTTP ${res.status}); the memory-pressure step was skipped` };
+      const why = (/"message":"([^"]*)"/.exec(text) ?? [])[1];
+      return { ok: false, status: res.status, message: `POST /admin/budget is not available on this server (HTTP ${res.status}${why ? `: ${why}` : ''}); the memory-pressure step was skipped` };
     }
     return { ok: res.ok, status: res.status, message: res.ok ? `budget set to ${Math.round(budgetBytes)} bytes` : `POST /admin/budget failed: HTTP ${res.status} ${text}` };
   } catch (err) {

@@ -9,6 +9,7 @@ import { QUALITIES, type Quality } from '../../runtime/memory/governor.js';
 import { EdgewiseServer } from '../../server/app.js';
 import { createObservability } from '../../server/observability/observability.js';
 import { metricsRoute } from '../../server/observability/metrics-route.js';
+import { engineStatsSource } from '../../server/observability/engine-stats.js';
 import { parseLogLevel } from '../../server/observability/logger.js';
 import { parseCommandArgs, parseFloatOption, parseIntOption, UsageError, type CliCommand } from '../cli-util.js';
 
@@ -160,7 +161,7 @@ export const command: CliCommand = {
       numLayers: engine.config.numLayers,
       // The CPU runner computes every block from fp32 weights (LayerWeights are Float32Array).
       precision: backend === 'cpu' ? 'fp32' : null,
-      engineStats: () => engine.stats(),
+      engineStats: engineStatsSource(engine),
       logLevel,
     });
     const server = new EdgewiseServer({

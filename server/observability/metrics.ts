@@ -20,7 +20,7 @@ export interface EngineStatsSnapshot {
   waiting: number;
   /** Decompressed-block cache; absent for uncompressed (hf-folder) models, reported as 0. */
   blockCache?: { bytes: number; hits: number; misses: number };
-  /** Memory governor; absent → budget = the process's memory limit (cgroup, else RAM), use = RSS. */
+  /** Memory governor (adaptive serving); absent → budget = the process's memory limit (cgroup, else RAM), use = RSS. */
   memory?: { budgetBytes: number; usedBytes: number };
 }
 
@@ -55,8 +55,8 @@ export function processMemoryLimitBytes(): number {
 
 export interface ServerMetricsOptions {
   model: string;
-  /** Read at every scrape. */
-  engineStats: () => EngineStatsSnapshot;
+  /** Read at every scrape (engine-stats.ts builds it from an EngineClient). */
+  engineStats: () => EngineStatsSnapshot | Promise<EngineStatsSnapshot>;
 }
 
 /** All of the server's metrics; record* methods are called from the request path. */
@@ -130,9 +130,11 @@ export class ServerMetrics {
       valueType: ValueType.INT,
     });
     const memoryLimit = processMemoryLimitBytes();
+    const rss = gauge('process_resident_memory_bytes', 'Resident memory of the server process (main thread + engine worker).', 'By');
     meter.addBatchObservableCallback(
-      (result) => {
-        const stats = options.engineStats();
+      async (result) => {
+        const stats = await options.engineStats();
+        result.observe(rss, process.memoryUsage.rss(), this.attrs);
         result.observe(running, stats.running, this.attrs);
         result.observe(waiting, stats.waiting, this.attrs);
         result.observe(cacheBytes, stats.blockCache?.bytes ?? 0, this.attrs);
@@ -142,7 +144,7 @@ export class ServerMetrics {
         result.observe(used, stats.memory?.usedBytes ?? process.memoryUsage.rss(), this.attrs);
         result.observe(lastDepth, this.lastDepth, this.attrs);
       },
-      [running, waiting, cacheBytes, cacheHits, cacheMisses, budget, used, lastDepth],
+      [running, waiting, cacheBytes, cacheHits, cacheMisses, budget, used, lastDepth, rss],
     );
   }
 

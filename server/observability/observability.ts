@@ -99,7 +99,7 @@ export interface ObservabilitySetupOptions {
   numLayers: number | null;
   /** The precision the weights are served in ('fp32' for an uncompressed folder). */
   precision: string | null;
-  engineStats: () => EngineStatsSnapshot;
+  engineStats: () => EngineStatsSnapshot | Promise<EngineStatsSnapshot>;
   logger?: Logger;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Overrides the OTEL_* environment (tests, benchmarks); null turns tracing off. */
