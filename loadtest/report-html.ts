@@ -101,7 +101,9 @@ function memoryPlot(s: ScenarioResult, vLines: { x: number; label: string }[]): 
 function timelinePlots(s: ScenarioResult): string {
   if (s.timeline.length === 0) return '';
   const t = (ms: number) => ms / 1000;
-  const vLines = s.events.filter((e) => e.kind === 'memory-pressure' && e.ok).map((e) => ({ x: t(e.tMs), label: 'budget change' }));
+  const vLines = s.events
+    .filter((e) => e.kind === 'memory-pressure' && e.ok)
+    .map((e) => ({ x: t(e.tMs), label: e.message.startsWith('restored') ? 'restored' : 'budget cut' }));
   const depth = s.timeline.filter((p) => p.depthMean !== null).map((p): [number, number] => [t(p.tMs), p.depthMean as number]);
   return (
     `<h2>Server timeline: ${escapeXml(scenarioName(s))}</h2><div class="plots">` +
