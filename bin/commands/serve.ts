@@ -11,7 +11,7 @@ import { createObservability } from '../../server/observability/observability.js
 import { metricsRoute } from '../../server/observability/metrics-route.js';
 import { engineStatsSource } from '../../server/observability/engine-stats.js';
 import { parseLogLevel } from '../../server/observability/logger.js';
-import { parseCommandArgs, parseFloatOption, parseIntOption, UsageError, type CliCommand } from '../cli-util.js';
+import { formatBytes, parseCommandArgs, parseFloatOption, parseIntOption, UsageError, type CliCommand } from '../cli-util.js';
 
 /** models/default beside the package (dist/bin/commands/ → package root). */
 const DEFAULT_MODEL = fileURLToPath(new URL('../../../models/default', import.meta.url));
@@ -183,6 +183,11 @@ export const command: CliCommand = {
     }
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     process.stdout.write(`edgewise serve: serving ${modelId} (${backend}, max batch ${maxBatch}) at ${url}\n`);
+    const adaptiveState = adaptive ? await engine.adaptiveState() : null;
+    if (adaptiveState) {
+      const cal = adaptiveState.calibrated ? 'calibrated: depth switching on' : 'not calibrated: full depth only (run edgewise calibrate)';
+      process.stdout.write(`edgewise serve: adaptive budget ${adaptiveState.budgetBytes >= Number.MAX_SAFE_INTEGER ? 'unlimited' : formatBytes(adaptiveState.budgetBytes)} (${adaptiveState.budgetSource}) for decoded blocks + KV caches, fixed ${formatBytes(adaptiveState.fixedBytes)}; ${cal}\n`);
+    }
 
     // NOTE: handlers already map their own failures; this net keeps a stray bug in a callback
     // (a timer, an observer) from taking every other client down with it.
