@@ -19,14 +19,14 @@ test('8 concurrent requests succeed at 25%, 50% and 100% budgets and RSS stays u
   const ewm = join(work, 'default.ewm');
   convertToEwm(join(root, 'models/default'), ewm);
   const full = await decodedBlocksBytes(ewm);
-  const base = runRss(ewm, 2 * MiB);
+  const base = runRss(ewm, 2 * MiB, 8, 32);
   assert.equal(base.ok, 8);
   assert.equal(base.cacheEntries, 0);
   const fixed = base.maxRss - 2 * MiB;
   const blocks: number[] = [];
   for (const fraction of [0.25, 0.5, 1]) {
     const budget = budgetAt(full, fraction);
-    const run = runRss(ewm, budget);
+    const run = runRss(ewm, budget, 8, 32);
     assert.equal(run.ok, 8, `${fraction}: ${run.ok}/8 succeeded`);
     assert.ok(run.samples.length > 10 && run.samples.every((s) => s > 0), 'RSS was sampled');
     assert.ok(run.maxRss <= fixed + budget + SLACK, `${fraction}: max RSS ${(run.maxRss / MiB).toFixed(1)} MiB > fixed ${(fixed / MiB).toFixed(1)} + budget ${(budget / MiB).toFixed(1)} + slack`);

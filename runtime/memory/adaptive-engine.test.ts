@@ -97,16 +97,16 @@ test('lowering the budget while requests run evicts at once and every running re
   try {
     let tokens = 0;
     const runs = Array.from({ length: 4 }, (_, i) =>
-      new Promise<Done>((resolve) => engine.submit(req(`long${i}`, { quality: 'exact' }, 120), (e) => (e.type === 'delta' ? (tokens += e.tokenIds.length) : resolve(e)))),
+      new Promise<Done>((resolve) => engine.submit(req(`long${i}`, { quality: 'exact' }, 80), (e) => (e.type === 'delta' ? (tokens += e.tokenIds.length) : resolve(e)))),
     );
     while (tokens < 20) await new Promise((r) => setTimeout(r, 5)); // mid-generation
     const full = (await engine.adaptiveState())!;
     assert.equal(full.cache!.entries, 6);
     const cut = (await engine.adaptiveState({ bytes: 2 * MiB }))!;
     assert.equal(cut.cache!.entries, 0); // evicted before the answer came back
-    assert.ok(tokens < 4 * 120, 'the cut landed while requests were running');
+    assert.ok(tokens < 4 * 80, 'the cut landed while requests were running');
     const done = await Promise.all(runs);
-    assert.deepEqual(done.map((d) => [d.finishReason, d.usage.completionTokens, d.adaptive?.depth]), done.map(() => ['length', 120, 6]));
+    assert.deepEqual(done.map((d) => [d.finishReason, d.usage.completionTokens, d.adaptive?.depth]), done.map(() => ['length', 80, 6]));
     const after = (await engine.adaptiveState())!;
     assert.equal(after.kvReservedBytes, 0);
     assert.ok(after.cache!.misses > full.cache!.misses, 'blocks decoded just in time after the cut');
