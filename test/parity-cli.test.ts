@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { DEFAULT_FIXTURE, REPO_ROOT, readFixture } from './helpers/reference-fixtures.js';
+import { DEFAULT_FIXTURE, REPO_ROOT, fixtureUnusable, readFixture } from './helpers/reference-fixtures.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'bin', 'edgewise.js');
 const GENERATE = join(REPO_ROOT, 'dist', 'bin', 'commands', 'generate.js');
@@ -15,7 +15,7 @@ describe('edgewise generate --print-ids matches the reference greedy ids', { ski
   // llama-gqa has no tokenizer.json (ids only); the default model has one.
   for (const name of ['llama-gqa', DEFAULT_FIXTURE]) {
     const fixture = readFixture(name);
-    const skip = existsSync(join(fixture.modelDir, 'model.safetensors')) ? false : `${fixture.modelDir} is not there`;
+    const skip = fixtureUnusable(fixture)?.reason ?? false;
     it(name, { skip }, () => {
       const args = [
         CLI, 'generate', '--model', fixture.modelDir, '--prompt-ids', fixture.promptIds.join(','),

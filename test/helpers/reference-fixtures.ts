@@ -85,6 +85,24 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+export const REGENERATE_DEFAULT = '/usr/bin/python3 models/reference/make_fixtures.py --default';
+
+/**
+ * Why a fixture cannot be used against its model right now, or null. Fixtures of random
+ * checkpoints carry their weights and are always usable; the default model's fixture holds
+ * only the reference outputs, so it is unusable when models/default is absent (skip) or has
+ * changed since the fixture was made (`stale`: the parity suite fails once, with the command).
+ */
+export function fixtureUnusable(fixture: ReferenceFixture): { kind: 'absent' | 'stale'; reason: string } | null {
+  if (fixture.modelSha256 === null) return null;
+  const weightsFile = join(fixture.modelDir, 'model.safetensors');
+  if (!existsSync(weightsFile)) return { kind: 'absent', reason: `${fixture.modelDir} is not there` };
+  const weightsOk = sha256File(weightsFile) === fixture.modelSha256;
+  const configOk = sha256File(join(fixture.modelDir, 'config.json')) === fixture.configSha256;
+  if (weightsOk && configOk) return null;
+  return { kind: 'stale', reason: `${fixture.modelDir} changed since ${fixture.name} was made; run ${REGENERATE_DEFAULT}` };
+}
+
 /** Index of the largest value in row `row` of a [rows, width] matrix; the lowest index wins ties. */
 export function argmaxRow(values: Float32Array, row: number, width: number): number {
   let best = 0;
