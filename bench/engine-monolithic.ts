@@ -60,8 +60,9 @@ export class MonolithicModel {
     this.seq = this.freshSequence();
   }
 
-  static async create(weights: WeightProvider, maxSeqLen: number, threads: number | undefined): Promise<MonolithicModel> {
-    const session = await createSession(await buildMonolithicGraph(weights), threads, 'monolithic');
+  /** `prepack: false` only for the diagnostic variant: constant weights read by the same M=1 kernels as input weights. */
+  static async create(weights: WeightProvider, maxSeqLen: number, threads: number | undefined, prepack = true): Promise<MonolithicModel> {
+    const session = await createSession(await buildMonolithicGraph(weights), threads, 'monolithic', { prepack });
     return new MonolithicModel(weights.config, session, maxSeqLen);
   }
 

@@ -44,14 +44,23 @@ type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
  *
  * NOTE: decode speed vs one monolithic graph (bench/engine-bench.ts, default model, 1 thread):
  * the block-wise engine reaches about 0.7-0.75 of the monolithic graph's batch-1 decode speed
- * on the shared 2-core box. Measured parts of the gap: (1) per-call overhead, about 9 µs per
- * run plus about 2 µs per fed tensor, about 0.2 ms of a ~3 ms step; (2) weights as inputs:
- * the same block graph run for 6 layers was 15-20% slower with weights fed as inputs than
- * with them baked in (one session per layer), although the model's GEMVs alone timed the same
- * with input, prepacked or [in, out] weights, so the cost shows only inside the whole graph.
- * Tried and not kept: the [in, out] layout (MatMul), forcing M>1 or alpha≠1 (packing per call),
- * per-slot GroupQueryAttention. Kept: baking the LM head (below, a few percent) and one RoPE
- * input instead of two (no visible gain, one feed fewer).
+ * on the shared 2-core box. Measured causes, roughly half each:
+ * (1) prepacking. With a constant B, onnxruntime prepacks MatMul/Gemm weights and runs the
+ * AVX-512 packed SGEMM kernel; with B a graph input, M=1 goes to MLAS's AVX M=1 kernels (Gemm
+ * transB and MatMul [in, out] alike). Hot in cache the two differ by ~7%, but streaming six
+ * layers' weights (the decode case) input weights were 12-18% slower per GEMV, and perf put
+ * +20% samples in the M=1 kernel. The monolithic graph with prepacking turned off (bench
+ * diagnostic `monolithicNoPrepack`) loses 15-19%, i.e. about half of the gap.
+ * (2) one run per block: on a tiny 6-layer model, where compute is negligible, a step costs
+ * ~680-800 µs block-wise vs ~430-550 µs monolithic (replayed feeds, no JS: 557 vs 389 µs).
+ * A trivial graph with a block run's 13 inputs / 3 outputs costs ~36 µs per run in
+ * onnxruntime-node; perf shows that time in N-API name/property conversions and malloc.
+ * Same fusions in both graphs (FusedMatMul, QuickGelu; checked in per-node profiles).
+ * Tried and not kept (no gain beyond noise in interleaved A/B runs): q/k/v and gate/up fused
+ * into one input each (5 GEMVs, 9 inputs), kept weight tensors and preallocated hidden
+ * outputs, enableMemPattern off, [in, out] layout, weights in 16-column panels (batched
+ * MatMul), W·xᵀ with N=2 (packs per call), forcing M>1, per-slot GroupQueryAttention.
+ * Kept: baking the LM head (below) and one RoPE input instead of two.
  */
 export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
   const config = weights.config;

@@ -58,8 +58,13 @@ function loadNativeBinding(): NativeBinding | null {
 }
 let native: NativeBinding | null | undefined;
 
-export async function createSession(bytes: Uint8Array, threads: number | undefined, what: string): Promise<GraphSession> {
-  const options = sessionOptions(threads);
+/**
+ * `prepack: false` turns off onnxruntime's prepacking of constant MatMul/Gemm weights (only
+ * engine-bench uses it, to show how much of the block-wise gap prepacking explains).
+ */
+export async function createSession(bytes: Uint8Array, threads: number | undefined, what: string, tuning: { prepack?: boolean } = {}): Promise<GraphSession> {
+  const options: ort.InferenceSession.SessionOptions = sessionOptions(threads);
+  if (tuning.prepack === false) options.extra = { session: { disable_prepacking: '1' } };
   try {
     if (native === undefined) native = loadNativeBinding();
     if (native !== null) {
