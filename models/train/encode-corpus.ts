@@ -4,21 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { seededRandom } from '../../kernels/codec/synthetic.js';
 
 /** Share of training documents rendered as chat turns, so the model learns ChatML framing and <|im_end|>. */
 const CHAT_SHARE = 0.15;
-
-/** Deterministic PRNG (mulberry32) so the recipe reproduces exactly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A paragraph as one user turn (its first sentence) and the assistant's continuation (the rest). */
 function paragraphAsChat(paragraph: string): string | null {
@@ -31,7 +20,7 @@ function paragraphAsChat(paragraph: string): string | null {
 }
 
 function encodeDocuments(tokenizer: Tokenizer, documents: string[], chatShare: number, seed: number): Uint16Array {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed); // mulberry32
   const ids: number[] = [];
   for (const document of documents) {
     ids.push(0); // <|endoftext|> separates documents
