@@ -187,6 +187,7 @@ def main():
     ap.add_argument("--stable-until", default="", help="UTC time HH:MM: train at constant LR until then, then decay "
                     "over --decay-frac more steps (the chosen --steps/--decay-start are printed and logged)")
     ap.add_argument("--decay-frac", type=float, default=0.25)
+    ap.add_argument("--stop-at", type=int, default=0, help="checkpoint and exit after this step (to replay a resumed run)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq-len", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -260,7 +261,7 @@ def main():
         if step % 25 == 0:
             rate = step * tokens_per_step / (time.time() - started)
             print(f"step {step}/{total_steps} loss {loss.item():.3f} lr {lr:.2e} {rate:.0f} tok/s", flush=True)
-        if step % 50 == 0 or step == total_steps:
+        if step % 50 == 0 or step == total_steps or step == args.stop_at:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "total_steps": total_steps,
                         "decay_start": decay_start}, ckpt_path)
             export()
@@ -271,6 +272,8 @@ def main():
             with open(log_path, "a") as f:
                 f.write(json.dumps(entry) + "\n")
             print(json.dumps(entry), flush=True)
+        if step == args.stop_at:
+            return
 
     final = heldout_loss(bf16_rounded_copy(model), heldout, args.seq_len)
     result = {"steps": step, "decay_start": decay_start, "tokens_seen": step * tokens_per_step, "heldout_tokens": int(len(heldout)),
