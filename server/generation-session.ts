@@ -57,6 +57,8 @@ export class GenerationSession {
   private readonly finish: (FinishReason | null)[];
   private readonly completionTokens: number[];
   private readonly queueMs: number[];
+  /** Just-in-time block decodes charged to this request's choices, summed. */
+  private blockDecode: { count: number; totalMs: number } | undefined;
   private ttftMs: number | null = null;
   /** The depth/precision the engine's governor chose (adaptive serving), shown as `edgewise` in responses. */
   adaptive: AdaptiveChoice | null = null;
@@ -143,6 +145,10 @@ export class GenerationSession {
     }
     this.queueMs[choice] = event.timings.queueMs;
     if (event.adaptive) this.adaptive = event.adaptive;
+    if (event.blockDecode) {
+      const sum = this.blockDecode ?? { count: 0, totalMs: 0 };
+      this.blockDecode = { count: sum.count + event.blockDecode.count, totalMs: sum.totalMs + event.blockDecode.totalMs };
+    }
     if (event.finishReason === 'error' || event.finishReason === 'cancelled') {
       // 'cancelled' that we did not ask for means the engine gave up on it (e.g. shutting down).
       this.fail(mapEngineFailure(event.error ?? { kind: 'unavailable', message: 'the request was cancelled by the server' }));
@@ -208,6 +214,7 @@ export class GenerationSession {
       totalMs: Date.now() - this.startMs,
       queueMs: Math.max(0, ...this.queueMs),
       adaptive: this.adaptive ?? undefined,
+      blockDecode: this.blockDecode,
       error: error ? { status: error.status, type: error.body.error.type, message: error.body.error.message } : undefined,
     });
   }

@@ -34,6 +34,8 @@ export interface RequestEndInfo {
   error?: { status: number; type: string; message: string };
   /** Adaptive serving: the depth/precision the governor chose and why. */
   adaptive?: { depth: number; numLayers: number; precision: string; why: string };
+  /** Just-in-time block decodes of the steps this request ran in (absent for uncompressed weights). */
+  blockDecode?: { count: number; totalMs: number };
 }
 
 export interface HttpResponseInfo {

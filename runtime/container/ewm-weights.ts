@@ -1,7 +1,7 @@
 // WeightProvider over an .ewm container: compressed segments stay resident, each block decodes just in time.
 
 import { availableParallelism } from 'node:os';
-import type { LayerWeights, WeightProvider } from '../engine/runner-types.js';
+import type { BlockDecodeStats, LayerWeights, WeightProvider } from '../engine/runner-types.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { checkTensors, type ExpectedTensor } from '../model/hf-weights.js';
 import type { TensorInfo } from '../model/safetensors.js';
@@ -95,11 +95,16 @@ export class EwmWeightProvider implements WeightProvider {
     return this.config.tieWordEmbeddings ? this.embedding() : this.global('lm_head.weight');
   }
 
+  readonly decodeStats: BlockDecodeStats = { count: 0, totalMs: 0 };
+
   async layer(layerIndex: number): Promise<LayerWeights> {
     const tensors = this.layerTensors[layerIndex];
     if (tensors === undefined) throw new RangeError(`layer ${layerIndex} out of range 0..${this.layerTensors.length - 1}`);
+    const startMs = performance.now();
     const out = this.current as unknown as Record<LayerKey, Float32Array | null>;
     for (const t of tensors) out[t.layerKey!] = this.decode(t.name, this.buffer(t.layerKey!, t.shape));
+    this.decodeStats.count++;
+    this.decodeStats.totalMs += performance.now() - startMs;
     return this.current;
   }
 

@@ -38,9 +38,20 @@ export interface WeightProvider {
   finalNorm(): Float32Array;
   /** [vocab, hidden]; the embedding itself when tied. */
   lmHead(): Float32Array;
+  /**
+   * Blocks decoded just in time so far and the milliseconds spent on them; absent when the
+   * provider decodes nothing per block (an uncompressed folder).
+   */
+  readonly decodeStats?: BlockDecodeStats;
   /** Weights of block `layerIndex` (0-based), decoded if needed. */
   layer(layerIndex: number): Promise<LayerWeights>;
   close(): void;
+}
+
+/** Running totals of just-in-time block decodes. */
+export interface BlockDecodeStats {
+  count: number;
+  totalMs: number;
 }
 
 /** One sequence's work in one engine step. */

@@ -1,6 +1,6 @@
 // WeightProvider wrapper: blocks that fit in the BlockCache stay decoded, the rest decode just in time.
 
-import type { LayerWeights, WeightProvider } from '../engine/runner-types.js';
+import type { BlockDecodeStats, LayerWeights, WeightProvider } from '../engine/runner-types.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { BlockCache, blockKey } from './block-cache.js';
 
@@ -52,6 +52,11 @@ export class CachedWeightProvider implements WeightProvider {
 
   lmHead(): Float32Array {
     return this.inner.lmHead();
+  }
+
+  /** Cache hits decode nothing, so the inner provider's counts are exactly the decodes done. */
+  get decodeStats(): BlockDecodeStats | undefined {
+    return this.inner.decodeStats;
   }
 
   async layer(layerIndex: number): Promise<LayerWeights> {

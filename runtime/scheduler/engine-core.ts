@@ -1,6 +1,6 @@
 // One engine step: schedule → apply to the runner → run → update; the loop body of the worker.
 
-import type { ModelRunner } from '../engine/runner-types.js';
+import type { BlockDecodeStats, ModelRunner } from '../engine/runner-types.js';
 import type { GenerationEvent } from '../worker/engine-api.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -8,9 +8,13 @@ export class EngineCore {
   readonly runner: ModelRunner;
   readonly scheduler: Scheduler;
 
-  constructor(runner: ModelRunner, scheduler: Scheduler) {
+  /** Running totals of the weight provider's just-in-time block decodes, when it has them. */
+  private readonly decodeStats: BlockDecodeStats | undefined;
+
+  constructor(runner: ModelRunner, scheduler: Scheduler, decodeStats?: BlockDecodeStats) {
     this.runner = runner;
     this.scheduler = scheduler;
+    this.decodeStats = decodeStats;
   }
 
   /** Runs one step and returns the events it produced (possibly none). */
@@ -21,8 +25,11 @@ export class EngineCore {
     let events: GenerationEvent[];
     try {
       for (const seqId of plan.newSeqIds) this.runner.createSequence(seqId);
+      const countBefore = this.decodeStats?.count ?? 0;
+      const msBefore = this.decodeStats?.totalMs ?? 0;
       const logits = await this.runner.step(plan.entries);
-      events = this.scheduler.update(plan, logits);
+      const stepDecode = this.decodeStats && { count: this.decodeStats.count - countBefore, totalMs: this.decodeStats.totalMs - msBefore };
+      events = this.scheduler.update(plan, logits, stepDecode);
     } catch (err) {
       events = this.scheduler.failStep(plan, err);
     }

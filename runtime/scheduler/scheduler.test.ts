@@ -287,3 +287,35 @@ test('logprobs ride along with delta events', async () => {
     assert.ok(d.logprobs![0].logprob < 0);
   }
 });
+
+test('block decodes of each step are charged to every request in that step', async () => {
+  const runner = new FakeRunner(VOCAB, { maxSeqLen: 64 });
+  const scheduler = new Scheduler({ maxBatch: 4, maxQueue: 8, maxContext: 64, vocabSize: VOCAB, eosTokenIds: [], detokenizer: detok });
+  // Stands in for a .ewm provider: every runner step decodes 3 blocks taking 2 ms each.
+  const stats = { count: 0, totalMs: 0 };
+  const stepsRun = new Map<string, number>();
+  const countingRunner = Object.create(runner) as FakeRunner;
+  countingRunner.step = async (entries) => {
+    stats.count += 3;
+    stats.totalMs += 6;
+    for (const e of entries) {
+      const reqId = scheduler.reqIdOf(e.seqId)!;
+      stepsRun.set(reqId, (stepsRun.get(reqId) ?? 0) + 1);
+    }
+    return runner.step(entries);
+  };
+  const core = new EngineCore(countingRunner, scheduler, stats);
+  scheduler.submit(req('a', [1, 2, 3], { maxTokens: 4 }));
+  const out = await drive(core, (i) => {
+    if (i === 2) scheduler.submit(req('b', [4, 5], { maxTokens: 3 }));
+  });
+  for (const id of ['a', 'b']) {
+    const steps = stepsRun.get(id)!;
+    assert.ok(steps >= 3, `request ${id} ran ${steps} steps`);
+    assert.deepEqual(out.get(id)!.done.blockDecode, { count: 3 * steps, totalMs: 6 * steps });
+  }
+  // Without decode stats (uncompressed weights) the done event carries none.
+  const plain = setup();
+  plain.scheduler.submit(req('c', [1], { maxTokens: 2 }));
+  assert.equal((await drive(plain.core)).get('c')!.done.blockDecode, undefined);
+});

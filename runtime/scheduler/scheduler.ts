@@ -131,7 +131,7 @@ export class Scheduler {
   }
 
   /** Applies the runner's logits (one row per entry, in order): sample, detokenize, stop checks, events. */
-  update(output: SchedulerOutput, logits: Float32Array[]): GenerationEvent[] {
+  update(output: SchedulerOutput, logits: Float32Array[], stepDecode?: { count: number; totalMs: number }): GenerationEvent[] {
     if (logits.length !== output.entries.length) {
       throw new EdgewiseError('engine_fatal', `runner returned ${logits.length} logits rows for ${output.entries.length} entries`);
     }
@@ -141,6 +141,7 @@ export class Scheduler {
       const seq = this.byReqId.get(s.reqId);
       if (!seq || seq.seqId !== s.seqId || seq.finishReason !== null) return;
       seq.advance(output.entries[i].tokenIds.length);
+      if (stepDecode !== undefined && stepDecode.count > 0) seq.chargeBlockDecode(stepDecode);
       if (!s.samples) return;
       try {
         events.push(seq.acceptLogits(logits[i], now));

@@ -95,6 +95,14 @@ export class Sequence {
     return { type: 'delta', reqId: this.req.reqId, tokenIds: [tokenId], text, logprobs };
   }
 
+  /** Just-in-time block decodes of the steps this sequence ran in. */
+  private readonly blockDecode = { count: 0, totalMs: 0 };
+
+  chargeBlockDecode(step: { count: number; totalMs: number }): void {
+    this.blockDecode.count += step.count;
+    this.blockDecode.totalMs += step.totalMs;
+  }
+
   /** Ends the sequence for a reason found outside sampling (cancel, deadline, runner error). */
   finish(reason: FinishReason, error?: { kind: string; message: string }): void {
     if (this.finishReason === null) this.finishReason = reason;
@@ -122,6 +130,7 @@ export class Sequence {
       },
     };
     if (this.error) event.error = this.error;
+    if (this.blockDecode.count > 0 && event.type === 'done') event.blockDecode = { ...this.blockDecode };
     return event;
   }
 }

@@ -60,6 +60,11 @@ export type GenerationEvent =
        * (-1 when it produced none), and until this event.
        */
       timings: { queueMs: number; ttftMs: number; totalMs: number };
+      /**
+       * Just-in-time block decodes of the steps this request took part in (a step's decode is
+       * shared by its whole batch, so each request is charged the full step); absent when none.
+       */
+      blockDecode?: { count: number; totalMs: number };
       /** With finishReason 'error': an ErrorKind ('engine_fatal' when the engine died) and a message. */
       error?: { kind: string; message: string };
       /** The depth and precision the memory governor chose, and why (absent without a governor). */

@@ -7,7 +7,7 @@ import { EngineCore } from '../scheduler/engine-core.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { FakeRunner } from '../scheduler/fake-runner.js';
 import type { DetokenizerLike } from '../scheduler/scheduler-types.js';
-import type { ModelRunner } from '../engine/runner-types.js';
+import type { BlockDecodeStats, ModelRunner } from '../engine/runner-types.js';
 import type { GenerationEvent } from './engine-api.js';
 import { AdaptiveEngine } from '../memory/adaptive-engine.js';
 import { withSequenceOptions } from '../memory/adaptive-runner.js';
@@ -43,6 +43,8 @@ interface Engine {
   eosTokenIds: number[];
   maxContext: number;
   modelId: string;
+  /** The weight provider's just-in-time decode totals (a .ewm container), for per-request accounting. */
+  decodeStats?: BlockDecodeStats;
 }
 
 async function openEngine(): Promise<Engine> {
@@ -56,9 +58,10 @@ async function openEngine(): Promise<Engine> {
   const model = await loadModel(data.modelPath);
   const maxContext = Math.min(model.config.maxPositionEmbeddings, data.maxContext ?? 4096);
   const adaptive = data.adaptive ? new AdaptiveEngine(model, { ...data.adaptive, maxSeqLen: maxContext, cacheBlocks: data.backend === 'cpu' }) : null;
-  const runner = await createRunner(adaptive?.weights ?? model.weights, { backend: data.backend, maxSeqLen: maxContext, threads: data.threads });
+  const weights = adaptive?.weights ?? model.weights;
+  const runner = await createRunner(weights, { backend: data.backend, maxSeqLen: maxContext, threads: data.threads });
   const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...(model.tokenizer?.eosTokenIds ?? [])])];
-  return { runner, adaptive, detokenizer: model.tokenizer, eosTokenIds, maxContext, modelId: modelIdFromPath(data.modelPath) };
+  return { runner, adaptive, detokenizer: model.tokenizer, eosTokenIds, maxContext, modelId: modelIdFromPath(data.modelPath), decodeStats: weights.decodeStats };
 }
 
 async function main(): Promise<void> {
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
   });
   const { adaptive } = engine;
   const runner = adaptive === null ? engine.runner : withSequenceOptions(engine.runner, (seqId) => adaptive.sequenceOptions(scheduler.reqIdOf(seqId)));
-  const core = new EngineCore(runner, scheduler);
+  const core = new EngineCore(runner, scheduler, engine.decodeStats);
   let looping = false;
   let closing = false;
   let steps = 0;

@@ -11,7 +11,6 @@ import { RequestTracer, tracingOptionsFromEnv, type RequestSpan, type TracingOpt
 interface EngineExtras {
   depth?: number;
   precision?: string;
-  blockDecode?: { count: number; totalMs: number };
   errorCause?: unknown;
 }
 
@@ -76,7 +75,7 @@ export class ObservabilityObserver implements RequestObserver {
       // The governor's choice (adaptive serving) when the engine made one.
       depth: extras.depth ?? info.adaptive?.depth ?? this.options.defaultDepth,
       precision: extras.precision ?? info.adaptive?.precision ?? this.options.defaultPrecision,
-      blockDecode: extras.blockDecode,
+      blockDecode: info.blockDecode,
       error:
         info.error === undefined
           ? undefined
