@@ -13,6 +13,8 @@ const OUT = fileURLToPath(new URL('../../bench/results/serve-bench.json', import
 const MAX_TOKENS = Number(process.env.EDGEWISE_BENCH_TOKENS ?? 64);
 const LEVELS = [1, 4, 16];
 const ROUNDS = Number(process.env.EDGEWISE_BENCH_ROUNDS ?? 2);
+/** onnxruntime intra-op threads for the engine; unset lets onnxruntime choose. */
+const THREADS = process.env.EDGEWISE_BENCH_THREADS === undefined ? undefined : Number(process.env.EDGEWISE_BENCH_THREADS);
 
 interface RequestTiming {
   ttftMs: number;
@@ -112,7 +114,7 @@ interface LevelResult {
 
 async function main(): Promise<void> {
   const maxBatch = Math.max(...LEVELS);
-  const engine = await startEngine({ modelPath: MODEL, maxBatch, maxQueue: 256 });
+  const engine = await startEngine({ modelPath: MODEL, maxBatch, maxQueue: 256, threads: THREADS });
   NO_EOS = Object.fromEntries(engine.eosTokenIds.map((id) => [String(id), -100]));
   const server = new EdgewiseServer({ engine, logger: pino({ level: 'warn' }) });
   const port = await server.listen('127.0.0.1', 0);
