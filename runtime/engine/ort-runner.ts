@@ -5,7 +5,7 @@ import type { BatchEntry, LayerWeights, ModelRunner, SequenceOptions, WeightProv
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { blockInputName, blockOutputName, blockWeightShapes, buildBlockGraph, buildHeadGraph, headInputName, headOutputName, ROPE_INPUT } from './block-graph.js';
 import { SequenceKvCache } from './kv-cache.js';
-import { checkLayerIndices, checkStepEntries } from './step-validation.js';
+import { checkLayerIndices, checkStepEntries, lookupSequence } from './step-validation.js';
 import { RopeTables } from './rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from './ort-session.js';
 
@@ -118,9 +118,7 @@ class OrtRunner implements ModelRunner {
   }
 
   private getSequence(seqId: number): SequenceKvCache {
-    const seq = this.sequences.get(seqId);
-    if (seq === undefined) throw new InvalidRequestError(`unknown sequence ${seqId}`, 'seqId');
-    return seq;
+    return lookupSequence(this.sequences, seqId);
   }
 
   private blockSession(numSlots: number): Promise<GraphSession> {

@@ -3,6 +3,13 @@
 import type { BatchEntry } from './runner-types.js';
 import { InvalidRequestError } from '../errors.js';
 
+/** A runner's live sequence by id; an unknown id is the caller's mistake, not an engine failure. */
+export function lookupSequence<S>(sequences: ReadonlyMap<number, S>, seqId: number): S {
+  const seq = sequences.get(seqId);
+  if (seq === undefined) throw new InvalidRequestError(`unknown sequence ${seqId}`, 'seqId');
+  return seq;
+}
+
 /** The block indices a sequence runs: all when absent, else strictly ascending and in range. */
 export function checkLayerIndices(layerIndices: number[] | undefined, numLayers: number): number[] {
   const layers = layerIndices ?? Array.from({ length: numLayers }, (_, i) => i);

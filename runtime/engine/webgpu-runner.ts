@@ -4,7 +4,7 @@ import type { ModelConfig } from '../model/model-config.js';
 import type { BatchEntry, ModelRunner, SequenceOptions, WeightProvider } from './runner-types.js';
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { RopeTables } from './rope.js';
-import { checkLayerIndices, checkStepEntries } from './step-validation.js';
+import { checkLayerIndices, checkStepEntries, lookupSequence } from './step-validation.js';
 import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
 import { GpuError, KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { matmul, type MatmulWeight } from '../../kernels/webgpu/matmul.js';
@@ -128,9 +128,7 @@ export class WebgpuRunner implements ModelRunner {
   }
 
   private getSequence(seqId: number): GpuSequence {
-    const seq = this.sequences.get(seqId);
-    if (seq === undefined) throw new InvalidRequestError(`unknown sequence ${seqId}`, 'seqId');
-    return seq;
+    return lookupSequence(this.sequences, seqId);
   }
 
   async step(entries: BatchEntry[]): Promise<Float32Array[]> {
