@@ -6,7 +6,8 @@
       "sources": [
         "kernels/codec/src/addon.cc",
         "kernels/codec/src/huff8-decode.cc",
-        "kernels/codec/src/huff8-encode.cc"
+        "kernels/codec/src/huff8-encode.cc",
+        "kernels/codec/src/cpu-forward.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

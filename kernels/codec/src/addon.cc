@@ -11,6 +11,8 @@
 #include "huff8.h"
 #include "thread-pool.h"
 
+void InitCpuForward(Napi::Env env, Napi::Object exports);  // cpu-forward.cc
+
 namespace {
 
 // NOTE: building the decode tables costs tens of microseconds, as much as decoding a small tensor;
@@ -169,6 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("histogram", Napi::Function::New(env, Histogram));
   exports.Set("crc32c", Napi::Function::New(env, Crc32c));
   exports.Set("features", Napi::Function::New(env, Features));
+  InitCpuForward(env, exports);  // kernels/codec/src/cpu-forward.cc: native decode step
   return exports;
 }
 

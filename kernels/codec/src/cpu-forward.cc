@@ -1,0 +1,321 @@
+// Native decode step of one Llama block on the CPU: every sequence of the batch adds one token.
+//
+// NOTE: why this exists. onnxruntime prepacks only constant weights; with block weights fed as
+// graph inputs (as just-in-time decompression requires) a batch-1 decode step ran its GEMVs
+// through MLAS's unpacked M=1 path and paid ~36 µs of onnxruntime-node overhead per run, which
+// held block-wise decoding to ~0.7 of a monolithic graph (runtime/engine/ort-runner.ts). A
+// decode step is a handful of GEMVs plus attention over one query row per head; done here in
+// one synchronous call per block it reads each weight once for the whole batch with AVX2 FMA.
+// Prefill and mixed batches stay on onnxruntime. Semantics are transformers' LlamaDecoderLayer
+// in fp32 (RMSNorm, rotate-half RoPE from host tables, GQA, SiLU-gated MLP), the same as the
+// ONNX block graph; only the order of floating-point sums differs (checked against the PyTorch
+// fixtures by the parity tests).
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "thread-pool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define EDGEWISE_X86 1
+#endif
+
+namespace {
+
+// Order of the weights array (must match WEIGHT_ORDER in runtime/engine/native-decode.ts).
+enum WeightSlot {
+  kInputNorm, kQ, kK, kV, kQBias, kKBias, kVBias, kO, kOBias,
+  kPostNorm, kGate, kUp, kDown, kGateBias, kUpBias, kDownBias, kNumSlots,
+};
+
+struct Dims {
+  int hidden, heads, kvHeads, headDim, inter;
+};
+
+// Y[b][j] = X[b] · W[j] (+ bias[j]) for rows j in [rowBegin, rowEnd); W is [N, K] row-major.
+struct Linear {
+  const float* w;
+  const float* bias;  // may be null
+  int n, k;
+};
+
+void linearRowsPortable(const Linear& L, const float* x, int batch, float* y, int rowBegin, int rowEnd) {
+  for (int j = rowBegin; j < rowEnd; j++) {
+    const float* wr = L.w + size_t(j) * L.k;
+    for (int b = 0; b < batch; b++) {
+      const float* xb = x + size_t(b) * L.k;
+      float s = 0.f;
+      for (int i = 0; i < L.k; i++) s += wr[i] * xb[i];
+      y[size_t(b) * L.n + j] = s + (L.bias ? L.bias[j] : 0.f);
+    }
+  }
+}
+
+#ifdef EDGEWISE_X86
+__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// R weight rows times BG batch rows at once: R*BG independent FMA chains, each weight vector
+// loaded once for BG batch rows (so a batch reads the weights once).
+template <int R, int BG>
+__attribute__((target("avx2,fma"))) void tileAvx2(const Linear& L, const float* x, float* y, int j, int b) {
+  const int K = L.k;
+  const int k8 = K & ~7;
+  __m256 acc[R][BG];
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < BG; c++) acc[r][c] = _mm256_setzero_ps();
+  const float* wr[R];
+  for (int r = 0; r < R; r++) wr[r] = L.w + size_t(j + r) * K;
+  const float* xb[BG];
+  for (int c = 0; c < BG; c++) xb[c] = x + size_t(b + c) * K;
+  for (int i = 0; i < k8; i += 8) {
+    __m256 w[R];
+    for (int r = 0; r < R; r++) w[r] = _mm256_loadu_ps(wr[r] + i);
+    for (int c = 0; c < BG; c++) {
+      const __m256 xv = _mm256_loadu_ps(xb[c] + i);
+      for (int r = 0; r < R; r++) acc[r][c] = _mm256_fmadd_ps(w[r], xv, acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    for (int c = 0; c < BG; c++) {
+      float s = hsum(acc[r][c]);
+      for (int i = k8; i < K; i++) s += wr[r][i] * xb[c][i];
+      y[size_t(b + c) * L.n + j + r] = s + (L.bias ? L.bias[j + r] : 0.f);
+    }
+  }
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) void rowsAvx2(const Linear& L, const float* x, int batch, float* y, int j) {
+  int b = 0;
+  for (; b + 4 <= batch; b += 4) tileAvx2<R, 4>(L, x, y, j, b);
+  for (; b + 2 <= batch; b += 2) tileAvx2<R, 2>(L, x, y, j, b);
+  for (; b < batch; b++) tileAvx2<R, 1>(L, x, y, j, b);
+}
+
+__attribute__((target("avx2,fma"))) void linearRowsAvx2(const Linear& L, const float* x, int batch, float* y, int rowBegin, int rowEnd) {
+  int j = rowBegin;
+  if (batch >= 4) {
+    for (; j + 2 <= rowEnd; j += 2) rowsAvx2<2>(L, x, batch, y, j);
+  } else {
+    for (; j + 4 <= rowEnd; j += 4) rowsAvx2<4>(L, x, batch, y, j);
+  }
+  for (; j < rowEnd; j++) rowsAvx2<1>(L, x, batch, y, j);
+}
+#endif
+
+bool useAvx2() {
+#ifdef EDGEWISE_X86
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
+/** Multiply-adds below which splitting rows over threads costs more than it saves. */
+constexpr double kMinParallelWork = 1 << 20;
+
+void linear(const Linear& L, const float* x, int batch, float* y, int threads) {
+  auto rows = [&](int begin, int end) {
+#ifdef EDGEWISE_X86
+    if (useAvx2()) return linearRowsAvx2(L, x, batch, y, begin, end);
+#endif
+    linearRowsPortable(L, x, batch, y, begin, end);
+  };
+  const double work = double(L.n) * L.k * batch;
+  if (threads <= 1 || work < kMinParallelWork) return rows(0, L.n);
+  // Split on multiples of 4 rows so every part keeps the 4-row tiles.
+  const int parts = threads;
+  const int per = ((L.n + parts - 1) / parts + 3) & ~3;
+  huff8::ThreadPool::instance().run(uint64_t(parts), [&](uint64_t p) {
+    const int begin = int(p) * per;
+    const int end = std::min(L.n, begin + per);
+    if (begin < end) rows(begin, end);
+  });
+}
+
+// transformers' LlamaRMSNorm: weight * (x * rsqrt(mean(x²) + eps)), in fp32.
+void rmsNorm(const float* x, const float* weight, int batch, int H, float eps, float* out) {
+  for (int b = 0; b < batch; b++) {
+    const float* xb = x + size_t(b) * H;
+    float ss = 0.f;
+    for (int i = 0; i < H; i++) ss += xb[i] * xb[i];
+    const float inv = 1.f / std::sqrt(ss / float(H) + eps);
+    for (int i = 0; i < H; i++) out[size_t(b) * H + i] = weight[i] * (xb[i] * inv);
+  }
+}
+
+// Rotate-half RoPE in place on [heads, hd] with the row's cos/sin ([2, hd]).
+void rope(float* v, int heads, int hd, const float* cosSin) {
+  const int half = hd / 2;
+  const float* c = cosSin;
+  const float* s = cosSin + hd;
+  for (int h = 0; h < heads; h++) {
+    float* x = v + size_t(h) * hd;
+    for (int i = 0; i < half; i++) {
+      const float x1 = x[i], x2 = x[i + half];
+      x[i] = x1 * c[i] - x2 * s[i];
+      x[i + half] = x2 * c[i + half] + x1 * s[i + half];
+    }
+  }
+}
+
+struct Sequence {
+  float* keys;    // token-major [len+1, kvH, hd]
+  float* values;
+  int pastLen;
+};
+
+// One query row per head over keys 0..pastLen (the new token's key already stored).
+void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::vector<float>& scores) {
+  const int group = d.heads / d.kvHeads;
+  const int row = d.kvHeads * d.headDim;
+  const int n = s.pastLen + 1;
+  const float scale = 1.f / std::sqrt(float(d.headDim));
+  scores.resize(size_t(n));
+  for (int h = 0; h < d.heads; h++) {
+    const int g = h / group;
+    const float* qh = q + size_t(h) * d.headDim;
+    float maxScore = -INFINITY;
+    for (int t = 0; t < n; t++) {
+      const float* kt = s.keys + size_t(t) * row + size_t(g) * d.headDim;
+      float dot = 0.f;
+      for (int i = 0; i < d.headDim; i++) dot += qh[i] * kt[i];
+      scores[t] = dot * scale;
+      if (scores[t] > maxScore) maxScore = scores[t];
+    }
+    float sum = 0.f;
+    for (int t = 0; t < n; t++) {
+      scores[t] = std::exp(scores[t] - maxScore);
+      sum += scores[t];
+    }
+    float* oh = out + size_t(h) * d.headDim;
+    for (int i = 0; i < d.headDim; i++) oh[i] = 0.f;
+    for (int t = 0; t < n; t++) {
+      const float p = scores[t] / sum;
+      const float* vt = s.values + size_t(t) * row + size_t(g) * d.headDim;
+      for (int i = 0; i < d.headDim; i++) oh[i] += p * vt[i];
+    }
+  }
+}
+
+const float* floatArg(Napi::Env env, Napi::Value v, size_t minLength, const std::string& name, bool optional = false) {
+  if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(env, name + " must be a Float32Array");
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (a.ElementLength() < minLength) {
+    throw Napi::RangeError::New(env, name + " has " + std::to_string(a.ElementLength()) + " elements, needs " + std::to_string(minLength));
+  }
+  return a.Data();
+}
+
+// decodeStep(hidden, rope, weights[16], keys[B], values[B], pastLengths Int32Array[B],
+//            dims Int32Array[hidden, heads, kvHeads, headDim, inter], eps, threads)
+// Updates hidden ([B, H]) in place and writes each sequence's new K/V row at pastLength.
+Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 9) throw Napi::TypeError::New(env, "decodeStep takes 9 arguments");
+  if (!info[6].IsTypedArray() || info[6].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[6].As<Napi::Int32Array>().ElementLength() != 5) {
+    throw Napi::TypeError::New(env, "dims must be an Int32Array of 5");
+  }
+  const int32_t* dv = info[6].As<Napi::Int32Array>().Data();
+  const Dims d{dv[0], dv[1], dv[2], dv[3], dv[4]};
+  if (d.hidden <= 0 || d.heads <= 0 || d.kvHeads <= 0 || d.headDim <= 0 || d.headDim % 2 || d.inter <= 0 || d.heads % d.kvHeads) {
+    throw Napi::RangeError::New(env, "bad dims");
+  }
+  if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(env, "pastLengths must be an Int32Array");
+  }
+  Napi::Int32Array lengths = info[5].As<Napi::Int32Array>();
+  const int B = int(lengths.ElementLength());
+  if (B < 1) throw Napi::RangeError::New(env, "empty batch");
+  const int H = d.hidden, Q = d.heads * d.headDim, KV = d.kvHeads * d.headDim, I = d.inter;
+  float* hidden = const_cast<float*>(floatArg(env, info[0], size_t(B) * H, "hidden"));
+  const float* ropeRows = floatArg(env, info[1], size_t(B) * 2 * d.headDim, "rope");
+  if (!info[2].IsArray() || info[2].As<Napi::Array>().Length() != kNumSlots) throw Napi::TypeError::New(env, "weights must be an array of 16");
+  if (!info[3].IsArray() || !info[4].IsArray() || info[3].As<Napi::Array>().Length() != uint32_t(B) ||
+      info[4].As<Napi::Array>().Length() != uint32_t(B)) {
+    throw Napi::TypeError::New(env, "keys and values must be arrays with one buffer per sequence");
+  }
+  Napi::Array wa = info[2].As<Napi::Array>();
+  const size_t sizes[kNumSlots] = {size_t(H), size_t(Q) * H, size_t(KV) * H, size_t(KV) * H, size_t(Q), size_t(KV), size_t(KV),
+                                   size_t(H) * Q, size_t(H), size_t(H), size_t(I) * H, size_t(I) * H, size_t(H) * I,
+                                   size_t(I), size_t(I), size_t(H)};
+  const bool optional[kNumSlots] = {false, false, false, false, true, true, true, false, true,
+                                    false, false, false, false, true, true, true};
+  const float* w[kNumSlots];
+  for (int i = 0; i < kNumSlots; i++) w[i] = floatArg(env, wa.Get(uint32_t(i)), sizes[i], "weights[" + std::to_string(i) + "]", optional[i]);
+  std::vector<Sequence> seqs(static_cast<size_t>(B));
+  for (int b = 0; b < B; b++) {
+    const int past = lengths[size_t(b)];
+    if (past < 0) throw Napi::RangeError::New(env, "negative past length");
+    const size_t need = size_t(past + 1) * KV;
+    seqs[size_t(b)] = {const_cast<float*>(floatArg(env, info[3].As<Napi::Array>().Get(uint32_t(b)), need, "keys")),
+                       const_cast<float*>(floatArg(env, info[4].As<Napi::Array>().Get(uint32_t(b)), need, "values")), past};
+  }
+  const float eps = info[7].As<Napi::Number>().FloatValue();
+  const int threads = info[8].As<Napi::Number>().Int32Value();
+
+  thread_local std::vector<float> xn, q, k, v, attn, proj, gate, up, scores;
+  xn.resize(size_t(B) * H);
+  q.resize(size_t(B) * Q);
+  k.resize(size_t(B) * KV);
+  v.resize(size_t(B) * KV);
+  attn.resize(size_t(B) * Q);
+  proj.resize(size_t(B) * H);
+  gate.resize(size_t(B) * I);
+  up.resize(size_t(B) * I);
+
+  // Attention half: x + o_proj(attention(rope(q), rope(k), v)).
+  rmsNorm(hidden, w[kInputNorm], B, H, eps, xn.data());
+  linear({w[kQ], w[kQBias], Q, H}, xn.data(), B, q.data(), threads);
+  linear({w[kK], w[kKBias], KV, H}, xn.data(), B, k.data(), threads);
+  linear({w[kV], w[kVBias], KV, H}, xn.data(), B, v.data(), threads);
+  for (int b = 0; b < B; b++) {
+    const float* cs = ropeRows + size_t(b) * 2 * d.headDim;
+    rope(q.data() + size_t(b) * Q, d.heads, d.headDim, cs);
+    rope(k.data() + size_t(b) * KV, d.kvHeads, d.headDim, cs);
+    const Sequence& s = seqs[size_t(b)];
+    std::memcpy(s.keys + size_t(s.pastLen) * KV, k.data() + size_t(b) * KV, sizeof(float) * KV);
+    std::memcpy(s.values + size_t(s.pastLen) * KV, v.data() + size_t(b) * KV, sizeof(float) * KV);
+    attend(d, s, q.data() + size_t(b) * Q, attn.data() + size_t(b) * Q, scores);
+  }
+  linear({w[kO], w[kOBias], H, Q}, attn.data(), B, proj.data(), threads);
+  for (size_t i = 0; i < size_t(B) * H; i++) hidden[i] += proj[i];
+
+  // MLP half: x + down(silu(gate(x)) * up(x)).
+  rmsNorm(hidden, w[kPostNorm], B, H, eps, xn.data());
+  linear({w[kGate], w[kGateBias], I, H}, xn.data(), B, gate.data(), threads);
+  linear({w[kUp], w[kUpBias], I, H}, xn.data(), B, up.data(), threads);
+  for (size_t i = 0; i < size_t(B) * I; i++) {
+    const float g = gate[i];
+    gate[i] = g * (1.f / (1.f + std::exp(-g))) * up[i];
+  }
+  linear({w[kDown], w[kDownBias], H, I}, gate.data(), B, proj.data(), threads);
+  for (size_t i = 0; i < size_t(B) * H; i++) hidden[i] += proj[i];
+  return env.Undefined();
+}
+
+}  // namespace
+
+// Registered by addon.cc's Init.
+void InitCpuForward(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeStep", Napi::Function::New(env, DecodeStep));
+}
