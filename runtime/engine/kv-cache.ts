@@ -66,6 +66,12 @@ export class SequenceKvCache {
     return { keys: this.keys.get(layerIndex)!.subarray(from, to), values: this.values.get(layerIndex)!.subarray(from, to) };
   }
 
+  /** Views of the stored rows followed by room for `numTokens` new ones (after `reserve`). */
+  withSlots(layerIndex: number, numTokens: number): { keys: Float32Array; values: Float32Array } {
+    const n = (this.length + numTokens) * this.rowSize;
+    return { keys: this.keys.get(layerIndex)!.subarray(0, n), values: this.values.get(layerIndex)!.subarray(0, n) };
+  }
+
   commit(numTokens: number): void {
     this.length += numTokens;
   }

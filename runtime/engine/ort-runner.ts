@@ -8,6 +8,7 @@ import { SequenceKvCache } from './kv-cache.js';
 import { checkLayerIndices, checkStepEntries, lookupSequence } from './step-validation.js';
 import { RopeTables } from './rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from './ort-session.js';
+import { NativeDecodeStep, nativeDecodeWanted } from './native-decode.js';
 
 export interface OrtRunnerOptions {
   /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
@@ -19,6 +20,11 @@ export interface OrtRunnerOptions {
    * so attention scores stay at numHeads × chunk × context floats instead of growing quadratically.
    */
   chunkTokens?: number;
+  /**
+   * Run decode-only blocks (every sequence adds one token) in the native addon instead of
+   * onnxruntime; default true when the addon is built (EDGEWISE_NATIVE_DECODE=0 turns it off).
+   */
+  nativeDecode?: boolean;
 }
 
 /** An LM head up to this size is baked into the head session as a prepacked initializer. */
@@ -77,7 +83,8 @@ export async function createOrtRunner(weights: WeightProvider, options: OrtRunne
   const chunkTokens = options.chunkTokens ?? 256;
   if (!Number.isInteger(chunkTokens) || chunkTokens < 1) throw new InvalidRequestError(`chunkTokens must be a positive integer, got ${chunkTokens}`, 'chunkTokens');
   const head = await createSession(buildHeadGraph(config, baked), options.threads, 'LM head');
-  return new OrtRunner(weights, config, maxSeqLen, options.threads, head, bakeHead, chunkTokens);
+  const native = (options.nativeDecode ?? true) && nativeDecodeWanted() ? new NativeDecodeStep(config, options.threads) : null;
+  return new OrtRunner(weights, config, maxSeqLen, options.threads, head, bakeHead, chunkTokens, native);
 }
 
 class OrtRunner implements ModelRunner {
@@ -97,6 +104,7 @@ class OrtRunner implements ModelRunner {
     private readonly headSession: GraphSession,
     private readonly headIsBaked: boolean,
     private readonly chunkTokens: number,
+    private readonly native: NativeDecodeStep | null,
   ) {
     this.rope = new RopeTables(config, maxSeqLen);
     this.rowSize = config.numKvHeads * config.headDim;
@@ -241,6 +249,15 @@ class OrtRunner implements ModelRunner {
     rope: Float32Array,
   ): Promise<Float32Array> {
     const { hiddenSize: H, numKvHeads: kvH, headDim: hd } = this.config;
+    if (this.native !== null && counts.every((c) => c === 1)) {
+      const lw = await this.weights.layer(layer);
+      try {
+        this.native.run(hidden, rope, lw, seqs.map((s) => ({ ...s.withSlots(layer, 1), pastLength: s.length })));
+      } catch (err) {
+        throw new EdgewiseError('engine_fatal', `block ${layer} failed in the native decode step: ${(err as Error).message}`, { cause: err });
+      }
+      return hidden;
+    }
     const session = await this.blockSession(seqs.length);
     const lw = await this.weights.layer(layer);
     const total = hidden.length / H;

@@ -1,0 +1,86 @@
+// The native decode step (kernels/codec/src/cpu-forward.cc) against the float64 reference forward pass.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ModelConfig } from '../model/model-config.js';
+import { createOrtRunner } from './ort-runner.js';
+import { NativeDecodeStep, nativeDecodeAvailable } from './native-decode.js';
+import { createRandomWeights, tinyConfig } from './random-weights.js';
+import { checkScenario, randomTokens, type Plan, type ScenarioSequence } from './runner-scenarios.js';
+
+/** Counts calls of NativeDecodeStep.run while `fn` runs, so a test knows the native path really ran. */
+async function countNativeRuns(fn: () => Promise<void>): Promise<number> {
+  const original = NativeDecodeStep.prototype.run;
+  let calls = 0;
+  NativeDecodeStep.prototype.run = function (this: NativeDecodeStep, ...args: Parameters<typeof original>) {
+    calls++;
+    return original.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    NativeDecodeStep.prototype.run = original;
+  }
+  return calls;
+}
+
+const variants: { name: string; config: ModelConfig }[] = [
+  { name: 'GQA ratio 2', config: tinyConfig() },
+  // hidden and intermediate not multiples of 8: the AVX2 tiles' scalar tails run.
+  { name: 'odd widths, q width != hidden', config: tinyConfig({ hiddenSize: 36, intermediateSize: 45, numHeads: 4, headDim: 10 }) },
+  { name: 'all biases, MHA', config: tinyConfig({ numKvHeads: 4, attentionBias: true, outputBias: true, mlpBias: true }) },
+  { name: 'GQA ratio 4, llama3 rope', config: tinyConfig({ numHeads: 8, numKvHeads: 2, headDim: 4, ropeScaling: { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 } }) },
+];
+
+test('the native decode step is built (npm install compiles it)', () => {
+  assert.equal(nativeDecodeAvailable(), true);
+});
+
+for (const { name, config } of variants) {
+  test(`native decode matches the reference for batches of 1 to 6 sequences: ${name}`, async () => {
+    const seed = 1 + Math.floor(Math.random() * 1e6);
+    const weights = createRandomWeights(config, seed);
+    const sequences: ScenarioSequence[] = [1, 2, 3, 4, 5, 6].map((id) => ({ seqId: id, tokens: randomTokens(12 + id, config.vocabSize, seed + id) }));
+    // Prefill lengths differ per sequence, so each decode step attends over different lengths.
+    const plan: Plan = [sequences.map((s) => ({ seqId: s.seqId, count: 2 + s.seqId }))];
+    for (const batch of [1, 2, 3, 4, 5, 6, 6]) plan.push(sequences.slice(0, batch).map((s) => ({ seqId: s.seqId, count: 1 })));
+    const runner = await createOrtRunner(weights, { threads: 1, nativeDecode: true });
+    try {
+      const calls = await countNativeRuns(async () => {
+        await checkScenario(runner, weights, sequences, plan);
+      });
+      assert.equal(calls, 7 * config.numLayers, `native runs (seed ${seed})`);
+    } finally {
+      await runner.dispose();
+    }
+  });
+}
+
+test('native decode with more threads than rows splits work and still matches', async () => {
+  // Big enough (intermediate × hidden × batch ≥ 2^20 multiply-adds) for the rows to be split over threads.
+  const config = tinyConfig({ hiddenSize: 256, intermediateSize: 700, numHeads: 8, numKvHeads: 2, headDim: 32, numLayers: 2, vocabSize: 50 });
+  const weights = createRandomWeights(config, 5);
+  const sequences: ScenarioSequence[] = [1, 2, 3, 4, 5, 6, 7, 8].map((id) => ({ seqId: id, tokens: randomTokens(6, config.vocabSize, 40 + id) }));
+  const plan: Plan = [sequences.map((s) => ({ seqId: s.seqId, count: 4 })), sequences.map((s) => ({ seqId: s.seqId, count: 1 }))];
+  const runner = await createOrtRunner(weights, { threads: 3, nativeDecode: true });
+  try {
+    const calls = await countNativeRuns(() => checkScenario(runner, weights, sequences, plan).then(() => undefined));
+    assert.equal(calls, config.numLayers);
+  } finally {
+    await runner.dispose();
+  }
+});
+
+test('nativeDecode: false keeps every block on onnxruntime', async () => {
+  const config = tinyConfig();
+  const weights = createRandomWeights(config, 9);
+  const runner = await createOrtRunner(weights, { threads: 1, nativeDecode: false });
+  try {
+    const calls = await countNativeRuns(async () => {
+      await checkScenario(runner, weights, [{ seqId: 1, tokens: randomTokens(6, config.vocabSize, 2) }], [[{ seqId: 1, count: 5 }], [{ seqId: 1, count: 1 }]]);
+    });
+    assert.equal(calls, 0);
+  } finally {
+    await runner.dispose();
+  }
+});
