@@ -4,9 +4,11 @@ import { huffmanCodeLengths, codedBits, NUM_SYMBOLS } from './huffman.js';
 import type { EncodedTensor, Huff8Dtype } from './huff8-types.js';
 import { crc32cReference } from './crc32c.js';
 import { decodeReference, decodeReferenceToF32, encodeReference, histogramReference } from './reference-codec.js';
-import { nativeCodecAvailable, nativeCrc32c, nativeDecode, nativeEncode, nativeHistogram } from './native.js';
+import { nativeCodecAvailable, nativeCrc32c, nativeDecode, nativeDecodePlanes, nativeEncode, nativeExpandPlanes, nativeHistogram } from './native.js';
+import { decodePlanesReference, expandPlanesReference } from './planes-reference.js';
+import type { PlanedTensor } from './huff8-types.js';
 
-export type { EncodedTensor, Huff8Dtype } from './huff8-types.js';
+export type { EncodedTensor, Huff8Dtype, PlanedTensor } from './huff8-types.js';
 
 /** Adds the symbol histogram of `data` into `counts` (a fresh one when omitted) and returns it. */
 export function symbolHistogram(data: Uint16Array, counts = new Float64Array(NUM_SYMBOLS)): Float64Array {
@@ -42,6 +44,21 @@ export function decodeTensor(
   } else {
     decodeReferenceToF32(enc, codeLengths, dtype, out);
   }
+}
+
+/**
+ * Decodes a planed (format version 2) tensor at a rung keeping `keep` planes (3 = lossless) into
+ * 16-bit patterns, FP32, or (a Uint8Array) the symbols alone; throws CodecError when malformed.
+ */
+export function decodePlanes(enc: PlanedTensor, codeLengths: Uint8Array, keep: number, dtype: Huff8Dtype, out: Uint16Array | Float32Array | Uint8Array, threads = 1): void {
+  if (nativeCodecAvailable()) nativeDecodePlanes(enc, codeLengths, keep, out, { dtype, threads });
+  else decodePlanesReference(enc, codeLengths, keep, dtype, out);
+}
+
+/** Widens symbols + the planes a rung keeps (the compact cached form) to 16-bit patterns or FP32. */
+export function expandPlanes(symbols: Uint8Array, planes: readonly Uint8Array[], keep: number, dtype: Huff8Dtype, out: Uint16Array | Float32Array, threads = 1): void {
+  if (nativeCodecAvailable()) nativeExpandPlanes(symbols, planes, keep, out, { dtype, threads });
+  else expandPlanesReference(symbols, planes, keep, dtype, out);
 }
 
 export function crc32c(bytes: Uint8Array, previous = 0): number {

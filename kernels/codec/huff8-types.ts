@@ -26,3 +26,25 @@ export function wordsForBits(bitLength: number): number {
 export function numChunksFor(numElements: number, chunkSize: number): number {
   return Math.ceil(numElements / chunkSize);
 }
+
+/**
+ * A huff8 tensor of format version 2: the same exponent stream and index, with the sign+mantissa
+ * byte split into bit-planes A (sign, m6), B (m5 m4), C (m3..m0) (docs/format.md 2.6). A reader
+ * may hold only the first `planes.length` of them (a lower precision rung).
+ */
+export interface PlanedTensor {
+  numElements: number;
+  chunkSize: number;
+  bitLength: number;
+  words: Uint32Array;
+  index: Uint32Array;
+  /** Planes A, B, C in that order; a rung that keeps k planes needs only the first k. */
+  planes: Uint8Array[];
+}
+
+export const NUM_PLANES = 3;
+
+/** Bytes of planes A, B, C for `n` elements. */
+export function planeByteLengths(n: number): [number, number, number] {
+  return [Math.ceil(n / 4), Math.ceil(n / 4), Math.ceil(n / 2)];
+}

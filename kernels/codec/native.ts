@@ -6,13 +6,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodecError } from './codec-error.js';
 import { NUM_SYMBOLS } from './huffman.js';
-import { numChunksFor, wordsForBits, type EncodedTensor, type Huff8Dtype } from './huff8-types.js';
+import { numChunksFor, planeByteLengths, wordsForBits, type EncodedTensor, type Huff8Dtype, type PlanedTensor } from './huff8-types.js';
 
 /** What the compiled addon (kernels/codec/src/addon.cc) exports. */
 interface NativeAddon {
   decode(
     words: Uint32Array, raw: Uint8Array, index: Uint32Array, codeLengths: Uint8Array, numElements: number,
     chunkSize: number, bitLength: number, out: Uint16Array | Float32Array, mode: number, threads: number, allowFast: boolean,
+  ): void;
+  decodePlanes(
+    words: Uint32Array, index: Uint32Array, codeLengths: Uint8Array, numElements: number, chunkSize: number, bitLength: number,
+    out: Uint16Array | Float32Array | Uint8Array, mode: number, planeA: Uint8Array, planeB: Uint8Array, planeC: Uint8Array,
+    keepPlanes: number, isF16: boolean, threads: number, allowFast: boolean,
+  ): void;
+  expandPlanes(
+    symbols: Uint8Array, numElements: number, out: Uint16Array | Float32Array, mode: number, planeA: Uint8Array, planeB: Uint8Array,
+    planeC: Uint8Array, keepPlanes: number, isF16: boolean, threads: number, allowFast: boolean,
   ): void;
   encode(data: Uint16Array, codeLengths: Uint8Array, chunkSize: number, words: Uint32Array, raw: Uint8Array, index: Uint32Array): number;
   histogram(data: Uint16Array, counts: Float64Array): void;
@@ -119,6 +128,64 @@ export function nativeDecode(enc: EncodedTensor, codeLengths: Uint8Array, out: U
     if (err instanceof TypeError || err instanceof RangeError) throw err;
     throw new CodecError((err as Error).message.replace(/^huff8 decode: /, ''), { cause: err });
   }
+}
+
+const NO_PLANE = new Uint8Array(0);
+
+/** Checks the first `keep` planes for `n` elements; returns all three (absent ones empty). */
+function checkPlanes(planes: readonly Uint8Array[], keep: number, n: number): [Uint8Array, Uint8Array, Uint8Array] {
+  if (!Number.isInteger(keep) || keep < 1 || keep > 3) throw new RangeError(`keepPlanes must be 1, 2 or 3, got ${keep}`);
+  if (planes.length < keep) throw new RangeError(`a rung keeping ${keep} planes needs ${keep} planes, got ${planes.length}`);
+  const need = planeByteLengths(n);
+  for (let k = 0; k < keep; k++) {
+    checkArray(planes[k], Uint8Array, `plane ${k}`);
+    if (planes[k].length < need[k]) throw new RangeError(`plane ${k} holds ${planes[k].length} bytes, needs ${need[k]}`);
+  }
+  return [planes[0], keep >= 2 ? planes[1] : NO_PLANE, keep >= 3 ? planes[2] : NO_PLANE];
+}
+
+function outMode(out: unknown, dtype: Huff8Dtype, allowSymbols: boolean): number {
+  if (out instanceof Uint16Array) return 0;
+  if (out instanceof Float32Array) return dtype === 'BF16' ? 1 : 2;
+  if (allowSymbols && out instanceof Uint8Array) return 3;
+  throw new TypeError(`out must be a Uint16Array or a Float32Array${allowSymbols ? ' or a Uint8Array (symbols)' : ''}`);
+}
+
+/**
+ * Decodes a planed (version 2) tensor at a rung keeping `keep` planes into 16-bit patterns, FP32,
+ * or (a Uint8Array) the symbols alone; throws CodecError on a malformed stream.
+ */
+export function nativeDecodePlanes(enc: PlanedTensor, codeLengths: Uint8Array, keep: number, out: Uint16Array | Float32Array | Uint8Array, options: NativeDecodeOptions): void {
+  checkEncoded({ ...enc, raw: new Uint8Array(0), numElements: 0 });
+  checkCount(enc.numElements, 'numElements');
+  if (enc.chunkSize % 4 !== 0) throw new RangeError(`chunkSize must be a multiple of 4, got ${enc.chunkSize}`);
+  if (enc.index.length < 2 * numChunksFor(enc.numElements, enc.chunkSize)) throw new RangeError('index is shorter than numElements requires');
+  checkCodeLengths(codeLengths);
+  if (options.dtype !== 'BF16' && options.dtype !== 'F16') throw new TypeError(`dtype must be 'BF16' or 'F16'`);
+  const mode = outMode(out, options.dtype, true);
+  if (out.length < enc.numElements) throw new RangeError(`out holds ${out.length} elements, needs ${enc.numElements}`);
+  const [a, b, c] = checkPlanes(enc.planes, keep, enc.numElements);
+  const threads = options.threads ?? 1;
+  checkCount(threads, 'threads', 1);
+  try {
+    nativeAddon().decodePlanes(enc.words, enc.index, codeLengths, enc.numElements, enc.chunkSize, enc.bitLength, out, mode, a, b, c, keep, options.dtype === 'F16', threads, options.portable !== true);
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    throw new CodecError((err as Error).message.replace(/^huff8 decode: /, ''), { cause: err });
+  }
+}
+
+/** Widens the compact cached form (symbols + the rung's planes) to 16-bit patterns or FP32. */
+export function nativeExpandPlanes(symbols: Uint8Array, planes: readonly Uint8Array[], keep: number, out: Uint16Array | Float32Array, options: NativeDecodeOptions): void {
+  checkArray(symbols, Uint8Array, 'symbols');
+  if (options.dtype !== 'BF16' && options.dtype !== 'F16') throw new TypeError(`dtype must be 'BF16' or 'F16'`);
+  const mode = outMode(out, options.dtype, false);
+  const n = symbols.length;
+  if (out.length < n) throw new RangeError(`out holds ${out.length} elements, needs ${n}`);
+  const [a, b, c] = checkPlanes(planes, keep, n);
+  const threads = options.threads ?? 1;
+  checkCount(threads, 'threads', 1);
+  nativeAddon().expandPlanes(symbols, n, out, mode, a, b, c, keep, options.dtype === 'F16', threads, options.portable !== true);
 }
 
 /** Encodes `data` with the given codebook; `bitLength` from the caller's histogram saves a pass. */

@@ -48,6 +48,52 @@ uint64_t integerArg(const Napi::Env& env, const Napi::Value& v, const char* what
   return uint64_t(d);
 }
 
+// Runs `job` over its chunks on the pool (one thread below ~32K elements per thread); "" or an error.
+std::string runDecode(const huff8::DecodeJob& job, const uint8_t* lens, uint64_t threads, bool allowFast) {
+  std::string err;
+  const huff8::DecodeTable* cached = cachedTable(lens, &err);
+  uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
+  if (cached == nullptr || numChunks == 0) return err;
+  const huff8::DecodeTable& table = *cached;
+  // NOTE: below ~32K elements per thread, waking a pool thread costs more than it saves.
+  uint64_t byWork = std::max<uint64_t>(1, job.numElements >> 15);
+  uint64_t n = std::min<uint64_t>({std::max<uint64_t>(threads, 1), byWork, numChunks, 64});
+  if (n <= 1) return huff8::decodeChunks(table, job, 0, numChunks, allowFast);
+  std::vector<std::string> errors(n);
+  huff8::ThreadPool::instance().run(n, [&](uint64_t k) {
+    errors[k] = huff8::decodeChunks(table, job, numChunks * k / n, numChunks * (k + 1) / n, allowFast);
+  });
+  for (auto& e : errors) {
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
+void* outArg(const Napi::Env& env, const Napi::Value& v, huff8::OutMode mode, size_t* outLen) {
+  switch (mode) {
+    case huff8::OutMode::kU16: return dataOf<uint16_t>(env, v, napi_uint16_array, "out", outLen);
+    case huff8::OutMode::kSymbols: return dataOf<uint8_t>(env, v, napi_uint8_array, "out", outLen);
+    default: return dataOf<float>(env, v, napi_float32_array, "out", outLen);
+  }
+}
+
+// Plane arguments (planeA, planeB, planeC, keepPlanes, isF16) starting at info[at]; checks lengths for n elements.
+huff8::Planes planesArg(const Napi::CallbackInfo& info, size_t at, uint64_t n) {
+  Napi::Env env = info.Env();
+  huff8::Planes p;
+  size_t len[3];
+  for (int k = 0; k < 3; k++) p.plane[k] = dataOf<uint8_t>(env, info[at + k], napi_uint8_array, "plane", &len[k]);
+  uint64_t keep = integerArg(env, info[at + 3], "keepPlanes");
+  if (keep < 1 || keep > 3) throw Napi::RangeError::New(env, "keepPlanes must be 1, 2 or 3");
+  p.keep = int(keep);
+  p.isF16 = info[at + 4].ToBoolean().Value();
+  const uint64_t need[3] = {(n + 3) / 4, (n + 3) / 4, (n + 1) / 2};
+  for (int k = 0; k < p.keep; k++) {
+    if (len[k] < need[k]) throw Napi::RangeError::New(env, "plane " + std::to_string(k) + " is shorter than numElements requires");
+  }
+  return p;
+}
+
 // decode(words, raw, index, codeLengths, numElements, chunkSize, bitLength, out, mode, threads, allowFast)
 Napi::Value Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -56,6 +102,7 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   size_t rawLen, indexLen, lensLen, outLen;
   job.words = dataOf<uint32_t>(env, info[0], napi_uint32_array, "words", &job.numWords);
   job.raw = dataOf<uint8_t>(env, info[1], napi_uint8_array, "raw", &rawLen);
+  job.planes = huff8::Planes{{nullptr, nullptr, nullptr}, 3, false};
   job.index = dataOf<uint32_t>(env, info[2], napi_uint32_array, "index", &indexLen);
   const uint8_t* lens = dataOf<uint8_t>(env, info[3], napi_uint8_array, "codeLengths", &lensLen);
   job.numElements = integerArg(env, info[4], "numElements");
@@ -66,37 +113,72 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   bool allowFast = info[10].ToBoolean().Value();
   if (mode > 2) throw Napi::RangeError::New(env, "mode must be 0, 1 or 2");
   job.mode = huff8::OutMode(mode);
-  job.out = mode == 0 ? static_cast<void*>(dataOf<uint16_t>(env, info[7], napi_uint16_array, "out", &outLen))
-                      : static_cast<void*>(dataOf<float>(env, info[7], napi_float32_array, "out", &outLen));
+  job.out = outArg(env, info[7], job.mode, &outLen);
   if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
   if (job.chunkSize == 0) throw Napi::RangeError::New(env, "chunkSize must be positive");
   uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
   if (rawLen < job.numElements || outLen < job.numElements || indexLen < 2 * numChunks) {
     throw Napi::RangeError::New(env, "raw, out or index is shorter than numElements requires");
   }
-  std::string err;
-  const huff8::DecodeTable* cached = cachedTable(lens, &err);
-  if (cached != nullptr && numChunks > 0) {
-    const huff8::DecodeTable& table = *cached;
-    // NOTE: below ~32K elements per thread, waking a pool thread costs more than it saves.
-    uint64_t byWork = std::max<uint64_t>(1, job.numElements >> 15);
-    uint64_t n = std::min<uint64_t>({std::max<uint64_t>(threads, 1), byWork, numChunks, 64});
-    if (n <= 1) {
-      err = huff8::decodeChunks(table, job, 0, numChunks, allowFast);
-    } else {
-      std::vector<std::string> errors(n);
-      huff8::ThreadPool::instance().run(n, [&](uint64_t k) {
-        errors[k] = huff8::decodeChunks(table, job, numChunks * k / n, numChunks * (k + 1) / n, allowFast);
-      });
-      for (auto& e : errors) {
-        if (!e.empty()) {
-          err = e;
-          break;
-        }
-      }
-    }
-  }
+  std::string err = runDecode(job, lens, threads, allowFast);
   if (!err.empty()) throw Napi::Error::New(env, "huff8 decode: " + err);
+  return env.Undefined();
+}
+
+// decodePlanes(words, index, codeLengths, numElements, chunkSize, bitLength, out, mode,
+//              planeA, planeB, planeC, keepPlanes, isF16, threads, allowFast)
+Napi::Value DecodePlanes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 15) throw Napi::TypeError::New(env, "decodePlanes expects 15 arguments");
+  huff8::DecodeJob job;
+  size_t indexLen, lensLen, outLen;
+  job.words = dataOf<uint32_t>(env, info[0], napi_uint32_array, "words", &job.numWords);
+  job.raw = nullptr;
+  job.index = dataOf<uint32_t>(env, info[1], napi_uint32_array, "index", &indexLen);
+  const uint8_t* lens = dataOf<uint8_t>(env, info[2], napi_uint8_array, "codeLengths", &lensLen);
+  job.numElements = integerArg(env, info[3], "numElements");
+  job.chunkSize = uint32_t(integerArg(env, info[4], "chunkSize"));
+  job.bitLength = integerArg(env, info[5], "bitLength");
+  uint64_t mode = integerArg(env, info[7], "mode");
+  if (mode > 3) throw Napi::RangeError::New(env, "mode must be 0..3");
+  job.mode = huff8::OutMode(mode);
+  job.out = outArg(env, info[6], job.mode, &outLen);
+  job.planes = planesArg(info, 8, job.numElements);
+  uint64_t threads = integerArg(env, info[13], "threads");
+  bool allowFast = info[14].ToBoolean().Value();
+  if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
+  if (job.chunkSize == 0 || job.chunkSize % 4 != 0) throw Napi::RangeError::New(env, "chunkSize must be a positive multiple of 4");
+  uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
+  if (outLen < job.numElements || indexLen < 2 * numChunks) throw Napi::RangeError::New(env, "out or index is shorter than numElements requires");
+  std::string err = runDecode(job, lens, threads, allowFast);
+  if (!err.empty()) throw Napi::Error::New(env, "huff8 decode: " + err);
+  return env.Undefined();
+}
+
+// expandPlanes(symbols, numElements, out, mode, planeA, planeB, planeC, keepPlanes, isF16, threads, allowFast):
+// the compact cached form (symbols + planes) widened to 16-bit patterns or FP32.
+Napi::Value ExpandPlanes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "expandPlanes expects 11 arguments");
+  size_t symLen, outLen;
+  const uint8_t* sym = dataOf<uint8_t>(env, info[0], napi_uint8_array, "symbols", &symLen);
+  uint64_t n = integerArg(env, info[1], "numElements");
+  uint64_t mode = integerArg(env, info[3], "mode");
+  if (mode > 2) throw Napi::RangeError::New(env, "mode must be 0, 1 or 2");
+  void* out = outArg(env, info[2], huff8::OutMode(mode), &outLen);
+  huff8::Planes planes = planesArg(info, 4, n);
+  uint64_t threads = integerArg(env, info[9], "threads");
+  bool allowFast = info[10].ToBoolean().Value();
+  if (symLen < n || outLen < n) throw Napi::RangeError::New(env, "symbols or out is shorter than numElements");
+  // Ranges start on multiples of 4096 elements (plane bytes stay aligned); threads from 256K elements.
+  uint64_t blocks = (n + 4095) / 4096;
+  uint64_t k = std::min<uint64_t>({std::max<uint64_t>(threads, 1), std::max<uint64_t>(1, n >> 18), blocks, 64});
+  auto range = [&](uint64_t j) {
+    uint64_t b = blocks * j / k * 4096, e = std::min<uint64_t>(n, blocks * (j + 1) / k * 4096);
+    if (e > b) huff8::expandRange(sym, planes, huff8::OutMode(mode), out, b, e - b, allowFast);
+  };
+  if (k <= 1) range(0);
+  else huff8::ThreadPool::instance().run(k, range);
   return env.Undefined();
 }
 
@@ -167,6 +249,8 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decode", Napi::Function::New(env, Decode));
+  exports.Set("decodePlanes", Napi::Function::New(env, DecodePlanes));
+  exports.Set("expandPlanes", Napi::Function::New(env, ExpandPlanes));
   exports.Set("encode", Napi::Function::New(env, Encode));
   exports.Set("histogram", Napi::Function::New(env, Histogram));
   exports.Set("crc32c", Napi::Function::New(env, Crc32c));

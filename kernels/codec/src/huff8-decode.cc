@@ -131,6 +131,51 @@ HUFF8_INLINE void combine(const uint8_t* sym, const uint8_t* raw, void* out, uin
   }
 }
 
+// Raw bytes (sign + 7 mantissa bits) of elements [first, first + n) from the planes a rung keeps.
+// NOTE: dropped bits are filled with the midpoint of the interval they span (0b1000 for C,
+// 0b100000 for B+C): the reconstruction error is then at most half a step and unbiased when
+// the dropped bits are uniform, where zero fill would shrink every magnitude by half a step on
+// average. Exponent 0 (zeros, subnormals) and the all-ones exponent (inf, NaN) take zero fill,
+// so zeros stay zero and infinities stay infinite.
+HUFF8_INLINE void rawFromPlanes(const Planes& p, const uint8_t* sym, uint64_t first, size_t n, uint8_t* raw) {
+  const uint8_t* A = p.plane[0] + first / 4;
+  for (size_t i = 0; i < n; i++) raw[i] = uint8_t(((A[i >> 2] >> (2 * (i & 3))) & 3u) << 6);
+  if (p.keep >= 2) {
+    const uint8_t* B = p.plane[1] + first / 4;
+    for (size_t i = 0; i < n; i++) raw[i] |= uint8_t(((B[i >> 2] >> (2 * (i & 3))) & 3u) << 4);
+  }
+  if (p.keep >= 3) {
+    const uint8_t* C = p.plane[2] + first / 2;
+    for (size_t i = 0; i < n; i++) raw[i] |= uint8_t((C[i >> 1] >> (4 * (i & 1))) & 15u);
+    return;
+  }
+  const uint8_t fill = p.keep == 2 ? 0x08 : 0x20;
+  if (p.isF16) {
+    for (size_t i = 0; i < n; i++) {
+      uint32_t e = sym[i] >> 3;
+      raw[i] |= (e != 0 && e != 31) ? fill : 0;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) raw[i] |= (sym[i] != 0 && sym[i] != 255) ? fill : 0;
+  }
+}
+
+// Writes symbols + raw bytes of [first, first + n) to the output mode; raw from planes when job has no raw.
+HUFF8_INLINE void emit(const uint8_t* sym, const uint8_t* raw, const Planes& planes, uint8_t* rawScratch, void* out,
+                       uint64_t first, size_t n, OutMode mode) {
+  if (mode == OutMode::kSymbols) {
+    std::memcpy(static_cast<uint8_t*>(out) + first, sym, n);
+    return;
+  }
+  if (raw == nullptr) {
+    rawFromPlanes(planes, sym, first, n, rawScratch);
+    raw = rawScratch;
+  } else {
+    raw += first;
+  }
+  combine(sym, raw, out, first, n, mode);
+}
+
 std::string chunkError(uint64_t c, const char* what) {
   return "chunk " + std::to_string(c) + ": " + what;
 }
@@ -193,6 +238,7 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
   constexpr int G = 4;
   const size_t stride = job.chunkSize + 64;  // multi-symbol stores may write 7 bytes past the end
   std::vector<uint8_t> scratch(size_t(G) * stride);
+  std::vector<uint8_t> rawScratch(job.raw == nullptr ? job.chunkSize : 0);
   uint8_t* sym[G];
   for (int g = 0; g < G; g++) sym[g] = scratch.data() + size_t(g) * stride;
   uint64_t c = cBegin;
@@ -220,7 +266,7 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
     for (int g = 0; g < group; g++) {
       if (pos[g] != end[g]) return chunkError(c + g, "stream does not end at the next chunk's offset");
       uint64_t f = (c + g) * job.chunkSize;
-      combine(sym[g], job.raw + f, job.out, f, n, job.mode);
+      emit(sym[g], job.raw, job.planes, rawScratch.data(), job.out, f, n, job.mode);
     }
     c += group;
   }
@@ -242,7 +288,40 @@ std::string decodeFast(const DecodeTable& t, const DecodeJob& job, uint64_t b, u
 }
 #endif
 
+constexpr uint64_t kExpandBlock = 4096;
+
+HUFF8_INLINE void expandImpl(const uint8_t* sym, const Planes& p, OutMode mode, void* out, uint64_t first, uint64_t n) {
+  uint8_t raw[kExpandBlock];
+  for (uint64_t at = first; at < first + n; at += kExpandBlock) {
+    size_t m = size_t(std::min<uint64_t>(kExpandBlock, first + n - at));
+    rawFromPlanes(p, sym + at, at, m, raw);
+    combine(sym + at, raw, out, at, m, mode);
+  }
+}
+
+void expandPortable(const uint8_t* sym, const Planes& p, OutMode mode, void* out, uint64_t first, uint64_t n) {
+  expandImpl(sym, p, mode, out, first, n);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,bmi,bmi2"))) void expandFast(const uint8_t* sym, const Planes& p, OutMode mode, void* out,
+                                                          uint64_t first, uint64_t n) {
+  expandImpl(sym, p, mode, out, first, n);
+}
+#else
+void expandFast(const uint8_t* sym, const Planes& p, OutMode mode, void* out, uint64_t first, uint64_t n) {
+  expandImpl(sym, p, mode, out, first, n);
+}
+#endif
+
 }  // namespace
+
+void expandRange(const uint8_t* sym, const Planes& planes, OutMode mode, void* out, uint64_t first, uint64_t n,
+                 bool allowFast) {
+  static const bool fast = fastPathAvailable();
+  if (allowFast && fast) expandFast(sym, planes, mode, out, first, n);
+  else expandPortable(sym, planes, mode, out, first, n);
+}
 
 std::string decodeChunks(const DecodeTable& table, const DecodeJob& job, uint64_t chunkBegin, uint64_t chunkEnd,
                          bool allowFast) {

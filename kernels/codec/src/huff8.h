@@ -26,12 +26,23 @@ struct DecodeTable {
 // Returns an empty string on success, else why the lengths are invalid.
 std::string buildDecodeTable(const uint8_t* codeLengths, DecodeTable* table);
 
-enum class OutMode { kU16 = 0, kBf16ToF32 = 1, kF16ToF32 = 2 };
+// kSymbols writes only the decoded 8-bit symbols (one byte per element; the compact cache form).
+enum class OutMode { kU16 = 0, kBf16ToF32 = 1, kF16ToF32 = 2, kSymbols = 3 };
+
+// Sign+mantissa bit-planes of format version 2 (docs/format.md 2.6): A = raw bits 7..6 (2 bits per
+// element, 4 per byte, element i at bit 2*(i&3)), B = bits 5..4 (same packing), C = bits 3..0 (2
+// per byte, element i at bit 4*(i&1)). A precision rung keeps planes 0..keep-1.
+struct Planes {
+  const uint8_t* plane[3];
+  int keep;    // 1, 2 or 3
+  bool isF16;  // where the exponent sits in the symbol (for the fill rule)
+};
 
 struct DecodeJob {
   const uint32_t* words;
   size_t numWords;
-  const uint8_t* raw;
+  const uint8_t* raw;  // interleaved sign+mantissa bytes (version 1), or null: take `planes`
+  Planes planes;
   const uint32_t* index;  // numChunks pairs (bitOffset, firstElement)
   uint64_t numElements;
   uint32_t chunkSize;
@@ -44,6 +55,11 @@ struct DecodeJob {
 std::string decodeChunks(const DecodeTable& table, const DecodeJob& job, uint64_t chunkBegin,
                          uint64_t chunkEnd, bool allowFast);
 bool fastPathAvailable();
+
+// Joins symbols and planes into 16-bit patterns or FP32 for elements [first, first + n); `first`
+// must be a multiple of 4. Dropped planes are filled as in docs/format.md 2.6.
+void expandRange(const uint8_t* sym, const Planes& planes, OutMode mode, void* out, uint64_t first, uint64_t n,
+                 bool allowFast);
 
 // Adds the symbol histogram of `n` 16-bit values into counts[256].
 void histogram(const uint16_t* data, size_t n, double* counts);
