@@ -37,6 +37,7 @@ for (const subgroups of [true, false]) {
     for (const format of ['f32', 'bf16'] as const) {
       for (const [m, n, k, withBias, kernel] of [
         [1, 67, 96, false, 'gemv'],
+        [2, 19, 2056, true, 'gemv'],
         [3, 40, 130, true, 'gemv'],
         [8, 33, 64, false, 'gemv'],
         [37, 45, 70, true, 'gemm'],

@@ -8,6 +8,7 @@ import { EDGE_PATTERNS_16, gaussianBf16, gaussianF16 } from '../codec/synthetic.
 import { openGpu, type GpuContext } from './device.js';
 import { KernelRuntime } from './kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
+import { buildFineIndex, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, type FineIndex } from './huff8-fine.js';
 import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
 import { matmulRef } from '../reference/forward-ops.js';
 
@@ -82,6 +83,28 @@ describe('huff8 WGSL decoder', () => {
     return { words, errors: new Uint32Array(await rt.read(err, 4))[0] };
   }
 
+  /** Builds t's fine index at a nonzero offset of a poisoned buffer; returns it and the error count of the pass. */
+  async function fineIndex(t: Huff8Tensor): Promise<{ index: FineIndex; errors: number }> {
+    const wordOffset = 8;
+    const aux = rt.buffer((fineIndexWords(t) + wordOffset) * 4);
+    poison(rt, aux);
+    const err = rt.upload(new Uint32Array(4));
+    const index = { aux, wordOffset };
+    rt.run((e) => buildFineIndex(rt, e, t, index, err));
+    return { index, errors: new Uint32Array(await rt.read(err, 4))[0] };
+  }
+
+  async function gpuDecodeFine(t: Huff8Tensor, index: FineIndex, mode: 'pairs' | 'f32'): Promise<{ words: Uint32Array; errors: number }> {
+    const outWords = mode === 'f32' ? t.numElements : Math.ceil(t.numElements / 2);
+    const outOffset = 16;
+    const out = rt.buffer((outWords + outOffset) * 4);
+    poison(rt, out);
+    const err = rt.upload(new Uint32Array(4));
+    rt.run((e) => decodeHuff8Fine(rt, e, t, index, out, outOffset, mode, err));
+    const words = new Uint32Array(await rt.read(out, outWords * 4, outOffset * 4));
+    return { words, errors: new Uint32Array(await rt.read(err, 4))[0] };
+  }
+
   const cases: { name: string; make: () => Uint16Array; dtype: 'BF16' | 'F16'; chunk: number }[] = [
     { name: 'Gaussian BF16, chunk 256, 313 chunks (2 workgroups)', make: () => gaussianBf16(80000, 0.02, seed), dtype: 'BF16', chunk: 256 },
     { name: 'Gaussian BF16, odd length, chunk 4096', make: () => gaussianBf16(9001, 1, seed + 1), dtype: 'BF16', chunk: 4096 },
@@ -114,6 +137,14 @@ describe('huff8 WGSL decoder', () => {
       const f32 = await gpuDecode(tensor, 'f32');
       assert.equal(f32.errors, 0, 'error flag (f32)');
       assert.deepEqual(f32.words, new Uint32Array(cpu32.buffer), `f32 output, seed=${seed}`);
+      const fine = await fineIndex(tensor);
+      assert.equal(fine.errors, 0, 'error flag (fine index)');
+      const finePairs = await gpuDecodeFine(tensor, fine.index, 'pairs');
+      assert.equal(finePairs.errors, 0, 'error flag (fine pairs)');
+      assert.deepEqual(new Uint16Array(finePairs.words.buffer).subarray(0, data.length), cpu16, `fine pairs output, seed=${seed}`);
+      const fineF32 = await gpuDecodeFine(tensor, fine.index, 'f32');
+      assert.equal(fineF32.errors, 0, 'error flag (fine f32)');
+      assert.deepEqual(fineF32.words, new Uint32Array(cpu32.buffer), `fine f32 output, seed=${seed}`);
     });
   }
 
@@ -127,6 +158,13 @@ describe('huff8 WGSL decoder', () => {
     assert.ok(badIndex.errors > 0, 'shifted chunk start not flagged');
     const short = await gpuDecode({ ...tensor, bitLength: tensor.bitLength - 1 }, 'pairs');
     assert.ok(short.errors > 0, 'short bit length not flagged');
+    assert.ok((await fineIndex({ ...tensor, seg: rt.upload(bad) })).errors > 0, 'fine index: shifted chunk start not flagged');
+    // A fine index entry 1 bit off: the sub-chunk before it and the one at it no longer end where they should.
+    const { index } = await fineIndex(tensor);
+    const words = new Uint32Array(await rt.read(index.aux, fineIndexWords(tensor) * 4, index.wordOffset * 4));
+    words[3 * 4 + 1] += 1; // chunk 3, sub-chunk 2 starts 1 bit late
+    const badAux = { aux: rt.upload(new Uint32Array([...new Uint32Array(index.wordOffset), ...words])), wordOffset: index.wordOffset };
+    assert.ok((await gpuDecodeFine(tensor, badAux, 'pairs')).errors > 0, 'fine decode: shifted sub-chunk start not flagged');
   });
 
   for (const [n, k, m, chunk, withBias] of [
@@ -151,5 +189,59 @@ describe('huff8 WGSL decoder', () => {
       assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `fused seed=${seed}`, 1e-5, 1e-4);
       assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
     });
+  }
+});
+
+describe('huff8 fine fused decode + GEMV', () => {
+  for (const subgroups of [true, false]) {
+    let gpu: GpuContext | null = null;
+    let rt: KernelRuntime;
+    const seed = freshSeed();
+    const prng = new Prng(seed);
+    before(async () => {
+      gpu = await openGpu({ disableSubgroups: !subgroups });
+      if (gpu) rt = new KernelRuntime(gpu);
+    });
+    after(() => gpu?.destroy());
+    for (const [n, k, m, chunk, withBias] of [
+      [40, 64, 1, 256, false], // 2 sub-chunks per row: 128 rows per tile, no subgroup reduction
+      [70, 1024, 3, 256, true], // 32 per row; rows of a tile past n
+      [9, 4096, 8, 512, false], // 128 per row
+      [3, 16384, 2, 4096, true], // 512 per row: each invocation decodes two sub-chunks
+    ] as const) {
+      it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
+        if (!gpu) return t.skip(NO_GPU_MESSAGE);
+        const bits = gaussianBf16(n * k, 0.05, seed + n);
+        const lengths = codebookFor(symbolHistogram(bits));
+        const enc = encodeTensor(bits, lengths, chunk);
+        const s = segmentOf(enc, 64);
+        const tensor: Huff8Tensor = {
+          seg: rt.upload(s.bytes),
+          tables: rt.upload(buildDecodeTables(lengths)),
+          dtype: 'BF16',
+          numElements: n * k,
+          chunkSize: chunk,
+          bitLength: enc.bitLength,
+          indexOffset: s.indexOffset,
+          wordsOffset: s.wordsOffset,
+          rawOffset: s.rawOffset,
+        };
+        const w = new Float32Array(n * k);
+        decodeTensor(enc, lengths, 'BF16', w);
+        const x = randUniform(prng, m * k);
+        const bias = withBias ? randUniform(prng, n) : null;
+        const err = rt.upload(new Uint32Array(4));
+        const index = { aux: rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
+        poison(rt, index.aux);
+        const y = rt.buffer(m * n * 4);
+        poison(rt, y);
+        rt.run((e) => {
+          buildFineIndex(rt, e, tensor, index, err);
+          fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, err });
+        });
+        assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `fine fused seed=${seed}`, 1e-5, 1e-4);
+        assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
+      });
+    }
   }
 });

@@ -60,7 +60,14 @@ function numChunks(t: Huff8Tensor): number {
   return Math.ceil(t.numElements / t.chunkSize);
 }
 
-function params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0, m = 0, slots = 0): GPUBuffer {
+/** The extra uniform fields of the fine kernels (see Huff8Params in huff8-common.wgsl). */
+export interface FineParams {
+  auxWordOffset: number;
+  sprLog2: number;
+  tiles: number;
+}
+
+export function huff8Params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0, m = 0, slots = 0, fine: FineParams = { auxWordOffset: 0, sprLog2: 0, tiles: 1 }): GPUBuffer {
   for (const off of [t.indexOffset, t.wordsOffset, t.rawOffset]) if (off % 4 !== 0) throw new RangeError(`huff8: offset ${off} not 4-byte aligned`);
   return rt.uniform([
     t.numElements,
@@ -75,6 +82,10 @@ function params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0,
     m,
     slots,
     t.dtype === 'F16' ? 1 : 0,
+    fine.auxWordOffset,
+    fine.sprLog2,
+    fine.tiles,
+    0,
   ]);
 }
 
@@ -87,7 +98,7 @@ function params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0,
 export function decodeHuff8(rt: KernelRuntime, enc: GPUCommandEncoder, t: Huff8Tensor, out: GPUBuffer, outWordOffset: number, mode: 'pairs' | 'f32', err: GPUBuffer): void {
   if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 decode: output offset ${outWordOffset} words is not 16-byte aligned`);
   const pipe = rt.pipeline('huff8-decode', { OUT_F32: mode === 'f32' });
-  rt.dispatch(enc, pipe, [params(rt, t, outWordOffset), t.seg, t.tables, out, err], grid(Math.ceil(numChunks(t) / DECODE_WG)));
+  rt.dispatch(enc, pipe, [huff8Params(rt, t, outWordOffset), t.seg, t.tables, out, err], grid(Math.ceil(numChunks(t) / DECODE_WG)));
 }
 
 /** Partial-sum slots per chunk: the most rows of length k one chunk can touch. */
@@ -117,7 +128,7 @@ export function fusedHuff8Gemv(
   const slots = fusedSlots(a.t.chunkSize, a.k);
   const mb = a.m;
   const gemv = rt.pipeline('huff8-gemv', { MB: mb });
-  rt.dispatch(enc, gemv, [params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / DECODE_WG)));
+  rt.dispatch(enc, gemv, [huff8Params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / DECODE_WG)));
   const reduce = rt.pipeline('huff8-reduce', { MB: mb, HAS_BIAS: a.bias !== null });
   const bindings = [rt.uniform([a.n, a.k, a.m, a.t.chunkSize, slots, 0, 0, 0]), a.partials, a.y];
   if (a.bias) bindings.push(a.bias);

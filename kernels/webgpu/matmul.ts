@@ -52,7 +52,9 @@ export function matmul(rt: KernelRuntime, enc: GPUCommandEncoder, a: MatmulArgs,
     rt.dispatch(enc, pipe, bindings, [Math.ceil(a.n / 64), a.m]);
   } else if (kernel === 'gemv') {
     if (a.m > GEMV_MAX_ROWS) throw new RangeError(`matmul: gemv takes at most ${GEMV_MAX_ROWS} rows, got ${a.m}`);
-    const pipe = rt.pipeline('gemv', { BF16: bf16, HAS_BIAS: hasBias, WG: GEMV_WG, MB: a.m });
+    // NOTE: BF16 rows whose length is a multiple of 8 take the 16-byte-load variant (see gemv.wgsl); offsets are 256-aligned.
+    const vec8 = bf16 && a.k % 8 === 0;
+    const pipe = rt.pipeline('gemv', { BF16: bf16, VEC8: vec8, HAS_BIAS: hasBias, WG: GEMV_WG, MB: a.m });
     rt.dispatch(enc, pipe, bindings, grid(a.n));
   } else {
     const pipe = rt.pipeline('gemm', { BF16: bf16, HAS_BIAS: hasBias });

@@ -16,7 +16,15 @@ struct Huff8Params {
   m: u32, // fused GEMV: rows of x
   slots: u32, // fused GEMV: partial-sum slots per chunk
   f16: u32, // 1 when the stored dtype is F16 (f32 output converts IEEE half)
+  aux_off: u32, // fine index (huff8-index.wgsl): u32 offset of this tensor's entries in `aux`
+  spr_log2: u32, // fine fused GEMV: log2 of the sub-chunks per row (k / 32)
+  tiles: u32, // fine kernels: tiles of DECODE_WG sub-chunks (decode) or row groups (GEMV) per workgroup
+  pad0: u32,
 }
+
+// NOTE: the fine index splits every chunk into sub-chunks of SUB codes: one invocation per 32 weights (DFloat11-like
+// granularity) instead of one per chunk, so a block has ~2M independent short decode chains instead of ~240k long ones.
+const SUB = 32u;
 
 // NOTE: 256 invocations share one copy of the 5.3 KB tables, leaving shared memory/L1 to the streams on hardware.
 const DECODE_WG = 256u;

@@ -1,0 +1,93 @@
+// Launchers of the fine-grained huff8 kernels: the load-time fine index (bit offset of every 32nd code), the decoder
+// that runs one invocation per 32 weights, and the one-dispatch fused decode + GEMV built on it.
+
+import { grid, type KernelRuntime } from './kernel-runtime.js';
+import { huff8Params, type Huff8Tensor } from './huff8.js';
+
+/** Codes per sub-chunk (SUB in huff8-common.wgsl). */
+export const SUB_CODES = 32;
+const WG = 256; // DECODE_WG
+/** Rows of x the fine fused GEMV handles per dispatch (as the chunk-level one). */
+export const FINE_FUSED_MAX_ROWS = 8;
+
+/**
+ * Whether `t` can have a fine index: 16-bit offsets from the chunk start must fit (chunks of at
+ * most 4096 codes of at most 16 bits) and a chunk must hold an even number of sub-chunks.
+ */
+export function fineIndexSupported(t: Pick<Huff8Tensor, 'chunkSize'>): boolean {
+  return t.chunkSize % (2 * SUB_CODES) === 0 && t.chunkSize <= 4096;
+}
+
+/** u32 words of `t`'s fine index: 16 bits per sub-chunk (0.5 bit per weight). */
+export function fineIndexWords(t: Pick<Huff8Tensor, 'chunkSize' | 'numElements'>): number {
+  return Math.ceil(t.numElements / t.chunkSize) * (t.chunkSize / SUB_CODES / 2);
+}
+
+/** A tensor's fine index on the GPU: `aux` from u32 `wordOffset` (fineIndexWords long). */
+export interface FineIndex {
+  aux: GPUBuffer;
+  wordOffset: number;
+}
+
+/**
+ * Tiles of 256 sub-chunks (decode) or of row groups (GEMV) per workgroup. NOTE: more tiles amortise
+ * the 5.3 KB table load of each workgroup, fewer keep enough workgroups to fill a large GPU; 2048
+ * workgroups is ~2 waves of 256-invocation groups on a 132-SM H100.
+ */
+function tilesFor(totalTiles: number): number {
+  return Math.min(8, Math.max(1, Math.floor(totalTiles / 2048)));
+}
+
+/** Records the one-time pass that writes `t`'s fine index; malformed chunks add to `err[0]`. */
+export function buildFineIndex(rt: KernelRuntime, enc: GPUCommandEncoder, t: Huff8Tensor, index: FineIndex, err: GPUBuffer): void {
+  if (!fineIndexSupported(t)) throw new RangeError(`huff8 fine index: chunk size ${t.chunkSize} unsupported`);
+  const chunks = Math.ceil(t.numElements / t.chunkSize);
+  const pipe = rt.pipeline('huff8-index');
+  const p = huff8Params(rt, t, 0, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles: 1 });
+  rt.dispatch(enc, pipe, [p, t.seg, t.tables, index.aux, err], grid(Math.ceil(chunks / WG)));
+}
+
+/** As decodeHuff8 (same output layout and padding), one invocation per 32 weights through the fine index. */
+export function decodeHuff8Fine(
+  rt: KernelRuntime,
+  enc: GPUCommandEncoder,
+  t: Huff8Tensor,
+  index: FineIndex,
+  out: GPUBuffer,
+  outWordOffset: number,
+  mode: 'pairs' | 'f32',
+  err: GPUBuffer,
+): void {
+  if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 decode: output offset ${outWordOffset} words is not 16-byte aligned`);
+  const totalTiles = Math.ceil(Math.ceil(t.numElements / SUB_CODES) / WG);
+  const tiles = tilesFor(totalTiles);
+  const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: mode === 'f32' });
+  const p = huff8Params(rt, t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles });
+  rt.dispatch(enc, pipe, [p, t.seg, t.tables, out, err, index.aux], grid(Math.ceil(totalTiles / tiles)));
+}
+
+/** Whether the fine fused GEMV takes W = t as [n, k]: BF16, k a power-of-two multiple of 32. */
+export function fineFusedSupported(t: Pick<Huff8Tensor, 'dtype' | 'chunkSize'>, k: number): boolean {
+  const spr = k / SUB_CODES;
+  return t.dtype === 'BF16' && fineIndexSupported(t) && Number.isInteger(spr) && (spr & (spr - 1)) === 0;
+}
+
+/** y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), W = decode(t) in registers, in one dispatch (m <= FINE_FUSED_MAX_ROWS). */
+export function fusedHuff8GemvFine(
+  rt: KernelRuntime,
+  enc: GPUCommandEncoder,
+  a: { t: Huff8Tensor; index: FineIndex; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; err: GPUBuffer },
+): void {
+  if (a.m > FINE_FUSED_MAX_ROWS) throw new RangeError(`fused huff8 GEMV takes at most ${FINE_FUSED_MAX_ROWS} rows, got ${a.m}`);
+  if (a.n * a.k !== a.t.numElements) throw new RangeError(`fused huff8 GEMV: ${a.n}x${a.k} does not match ${a.t.numElements} elements`);
+  if (!fineFusedSupported(a.t, a.k)) throw new RangeError(`fine fused huff8 GEMV: k=${a.k} / chunk ${a.t.chunkSize} / ${a.t.dtype} unsupported`);
+  const spr = a.k / SUB_CODES;
+  const rowsPerTile = WG / Math.min(spr, WG);
+  const totalTiles = Math.ceil(a.n / rowsPerTile);
+  const tiles = tilesFor(totalTiles);
+  const pipe = rt.pipeline('huff8-gemv-fine', { MB: a.m, HAS_BIAS: a.bias !== null });
+  const p = huff8Params(rt, a.t, 0, a.k, a.m, 0, { auxWordOffset: a.index.wordOffset, sprLog2: Math.log2(spr), tiles });
+  const bindings = [p, a.t.seg, a.t.tables, a.y, a.err, a.index.aux, a.x];
+  if (a.bias) bindings.push(a.bias);
+  rt.dispatch(enc, pipe, bindings, grid(Math.ceil(totalTiles / tiles)));
+}

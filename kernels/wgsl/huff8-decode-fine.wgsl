@@ -1,0 +1,82 @@
+// huff8 decode of one tensor through the fine index: one invocation per 32 weights, each writing 64 bytes (pairs) or
+// 128 bytes (f32) with 16-byte stores; adjacent invocations write adjacent bytes.
+// NOTE: a workgroup decodes `tiles` groups of DECODE_WG sub-chunks, so the 5.3 KB of tables it loads are amortised over
+// tiles * 8192 weights rather than 8192.
+
+@group(0) @binding(0) var<uniform> hp: Huff8Params;
+@group(0) @binding(1) var<storage, read> seg: array<u32>;
+@group(0) @binding(2) var<storage, read> tables: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<u32>>; // from u32 hp.out_off (a multiple of 4)
+@group(0) @binding(4) var<storage, read_write> err: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read> aux: array<u32>;
+#include "huff8-common"
+#include "huff8-fine"
+
+fn decode_sub(s: u32) {
+  let sb = sub_at(s);
+  if (!sb.ok) {
+    flag_error();
+    return;
+  }
+  let count = min(SUB, hp.n - sb.first);
+  var r = reader_at(sb.start);
+  var pending = 0u;
+  var acc = vec4<u32>(0u);
+  let base = hp.out_off / 4u;
+  for (var i = 0u; i < count; i++) {
+    let h = next16(&r, sb.first + i, sb.end_bit);
+    if (h == BAD) {
+      flag_error();
+      return;
+    }
+#if OUT_F32
+    acc[i & 3u] = to_f32_bits(h);
+    if ((i & 3u) == 3u) {
+      out[base + ((sb.first + i) >> 2u)] = acc;
+    }
+#else
+    if ((i & 1u) == 0u) {
+      pending = h;
+    } else {
+      acc[(i >> 1u) & 3u] = pending | (h << 16u);
+      if ((i & 7u) == 7u) {
+        out[base + ((sb.first + i) >> 3u)] = acc;
+        acc = vec4<u32>(0u);
+      }
+    }
+#endif
+  }
+  // The tensor's tail: the rest of its 16 bytes is zero padding (only the last sub-chunk can be short).
+#if OUT_F32
+  if ((count & 3u) != 0u) {
+    for (var j = count & 3u; j < 4u; j++) {
+      acc[j] = 0u;
+    }
+    out[base + ((sb.first + count) >> 2u)] = acc;
+  }
+#else
+  if ((count & 1u) == 1u) {
+    acc[(count >> 1u) & 3u] = pending;
+  }
+  if ((count & 7u) != 0u) {
+    out[base + ((sb.first + count) >> 3u)] = acc;
+  }
+#endif
+  if (r.bit != sb.end_bit) {
+    flag_error();
+  }
+}
+
+@compute @workgroup_size(DECODE_WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  load_tables(lid);
+  let group = wid.x + wid.y * nwg.x;
+  let num_subs = (hp.n + SUB - 1u) / SUB;
+  for (var t = 0u; t < hp.tiles; t++) {
+    let s = (group * hp.tiles + t) * DECODE_WG + lid;
+    if (s >= num_subs) {
+      break;
+    }
+    decode_sub(s);
+  }
+}
