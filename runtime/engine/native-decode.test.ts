@@ -84,3 +84,30 @@ test('nativeDecode: false keeps every block on onnxruntime', async () => {
     await runner.dispose();
   }
 });
+
+test('a step mixing prefill and decode sends the decodes to the native step and the prefill to onnxruntime', async () => {
+  const config = tinyConfig({ numLayers: 2 });
+  const seed = 1 + Math.floor(Math.random() * 1e6);
+  const weights = createRandomWeights(config, seed);
+  const sequences: ScenarioSequence[] = [1, 2, 3].map((id) => ({ seqId: id, tokens: randomTokens(10, config.vocabSize, seed + id) }));
+  const plan: Plan = [
+    [{ seqId: 1, count: 4 }, { seqId: 3, count: 2 }],
+    // 1 and 3 decode (native, batch of 2) while 2 prefills 5 tokens with all logits (onnxruntime).
+    [{ seqId: 1, count: 1 }, { seqId: 2, count: 5, allLogits: true }, { seqId: 3, count: 1 }],
+    [{ seqId: 2, count: 1 }, { seqId: 3, count: 3, allLogits: true }, { seqId: 1, count: 1 }],
+  ];
+  const runner = await createOrtRunner(weights, { threads: 1 });
+  const batchSizes: number[] = [];
+  const original = NativeDecodeStep.prototype.run;
+  NativeDecodeStep.prototype.run = function (this: NativeDecodeStep, ...args: Parameters<typeof original>) {
+    batchSizes.push(args[3].length);
+    return original.apply(this, args);
+  };
+  try {
+    await checkScenario(runner, weights, sequences, plan);
+  } finally {
+    NativeDecodeStep.prototype.run = original;
+    await runner.dispose();
+  }
+  assert.deepEqual(batchSizes, [2, 2, 2, 2], `native batch per block run (seed ${seed})`);
+});

@@ -48,25 +48,18 @@ type RunEntry = BatchEntry & { logits: 'last' | 'all' | 'none' };
  * faster here (decode at 64 and 400 cached tokens, default model) and it rejects head_dim
  * not a multiple of 8, so the plain-op attention stayed.
  *
- * NOTE: decode speed vs one monolithic graph (bench/engine-bench.ts, default model, 1 thread):
- * the block-wise engine reaches about 0.7-0.75 of the monolithic graph's batch-1 decode speed
- * on the shared 2-core box. Measured causes, roughly half each:
- * (1) prepacking. With a constant B, onnxruntime prepacks MatMul/Gemm weights and runs the
- * AVX-512 packed SGEMM kernel; with B a graph input, M=1 goes to MLAS's AVX M=1 kernels (Gemm
- * transB and MatMul [in, out] alike). Hot in cache the two differ by ~7%, but streaming six
- * layers' weights (the decode case) input weights were 12-18% slower per GEMV, and perf put
- * +20% samples in the M=1 kernel. The monolithic graph with prepacking turned off (bench
- * diagnostic `monolithicNoPrepack`) loses 15-19%, i.e. about half of the gap.
- * (2) one run per block: on a tiny 6-layer model, where compute is negligible, a step costs
- * ~680-800 µs block-wise vs ~430-550 µs monolithic (replayed feeds, no JS: 557 vs 389 µs).
- * A trivial graph with a block run's 13 inputs / 3 outputs costs ~36 µs per run in
- * onnxruntime-node; perf shows that time in N-API name/property conversions and malloc.
- * Same fusions in both graphs (FusedMatMul, QuickGelu; checked in per-node profiles).
- * Tried and not kept (no gain beyond noise in interleaved A/B runs): q/k/v and gate/up fused
- * into one input each (5 GEMVs, 9 inputs), kept weight tensors and preallocated hidden
- * outputs, enableMemPattern off, [in, out] layout, weights in 16-column panels (batched
- * MatMul), W·xᵀ with N=2 (packs per call), forcing M>1, per-slot GroupQueryAttention.
- * Kept: baking the LM head (below) and one RoPE input instead of two.
+ * NOTE: decode speed vs one monolithic graph (bench/engine-bench.ts, default model, 1 thread).
+ * On onnxruntime alone the block-wise engine reached only about 0.7 of the monolithic graph's
+ * batch-1 decode speed, for two measured reasons of about equal weight: (1) onnxruntime
+ * prepacks only constant weights, so fed weights go through MLAS's unpacked M=1 kernels
+ * (the monolithic graph with prepacking off loses 15-19%); (2) each session.run costs ~36 µs
+ * of onnxruntime-node overhead (N-API conversions, malloc), paid once per block per step.
+ * Tried without gain: fused q/k/v and gate/up inputs, [in, out] layout, 16-column panels,
+ * forcing M>1, per-slot GroupQueryAttention, kept tensors, enableMemPattern off.
+ * So a step in which every sequence adds exactly one token runs each block in the native
+ * decode step (native-decode.ts, kernels/codec/src/cpu-forward.cc): one synchronous call per
+ * block, AVX2 GEMVs that read each weight once for the whole batch. Prefill, mixed and
+ * chunked steps stay on onnxruntime, where batched GEMMs are what it does well.
  */
 export async function createOrtRunner(weights: WeightProvider, options: OrtRunnerOptions = {}): Promise<ModelRunner> {
   const config = weights.config;
@@ -197,7 +190,7 @@ class OrtRunner implements ModelRunner {
       total += c;
     }
     // Embedding gather and RoPE rows in TypeScript: plain row copies.
-    let hidden: Float32Array = new Float32Array(total * H);
+    const hidden = new Float32Array(total * H);
     const embedding = this.weights.embedding();
     const positions = new Int32Array(total);
     entries.forEach((e, b) => {
@@ -214,31 +207,57 @@ class OrtRunner implements ModelRunner {
     for (const s of seqs) for (const l of s.layerIndices) layerSet.add(l);
     const layers = [...layerSet].sort((a, b) => a - b);
     for (const layer of layers) {
-      const active = seqs.map((s, b) => (s.hasLayer(layer) ? b : -1)).filter((b) => b >= 0);
-      const all = active.length === seqs.length;
       // Sequences that skip this block keep their hidden rows; the others run as a sub-batch.
-      const rows = (src: Float32Array, width: number): Float32Array => {
-        if (all) return src;
-        const out = new Float32Array(active.reduce((n, b) => n + counts[b], 0) * width);
-        let at = 0;
-        for (const b of active) {
-          out.set(src.subarray(starts[b] * width, (starts[b] + counts[b]) * width), at);
-          at += counts[b] * width;
-        }
-        return out;
-      };
-      const out = await this.runBlock(layer, active.map((b) => seqs[b]), active.map((b) => counts[b]), rows(hidden, H), rows(rope, 2 * hd));
-      if (all) hidden = out;
-      else {
-        let at = 0;
-        for (const b of active) {
-          hidden.set(out.subarray(at * H, (at + counts[b]) * H), starts[b] * H);
-          at += counts[b];
-        }
-      }
+      const active = seqs.map((s, b) => (s.hasLayer(layer) ? b : -1)).filter((b) => b >= 0);
+      await this.runBlockRows(layer, active, seqs, counts, starts, hidden, rope);
     }
     for (let b = 0; b < seqs.length; b++) seqs[b].commit(counts[b]);
     return this.runHead(entries, hidden, starts, counts);
+  }
+
+  /**
+   * Runs block `layer` for the sequences `which` (indices into seqs), reading and writing their
+   * rows of `hidden` in place. Sequences adding one token go to the native decode step, the
+   * others to onnxruntime, so a prefill joining the batch does not move the decodes off it.
+   */
+  private async runBlockRows(
+    layer: number,
+    which: number[],
+    seqs: SequenceKvCache[],
+    counts: number[],
+    starts: number[],
+    hidden: Float32Array,
+    rope: Float32Array,
+  ): Promise<void> {
+    const { hiddenSize: H, headDim: hd } = this.config;
+    const decodes = this.native === null ? [] : which.filter((b) => counts[b] === 1);
+    const others = which.filter((b) => !decodes.includes(b));
+    if (decodes.length > 0) {
+      const ranges = decodes.map((b) => ({ start: starts[b], count: 1 }));
+      // When every sequence decodes, the rows are already back to back in order.
+      const all = decodes.length === seqs.length;
+      const x = all ? hidden : gatherRows(hidden, H, ranges);
+      const lw = await this.weights.layer(layer);
+      try {
+        const caches = decodes.map((b) => ({ ...seqs[b].withSlots(layer, 1), pastLength: seqs[b].length }));
+        this.native!.run(x, all ? rope : gatherRows(rope, 2 * hd, ranges), lw, caches);
+      } catch (err) {
+        throw new EdgewiseError('engine_fatal', `block ${layer} failed in the native decode step: ${(err as Error).message}`, { cause: err });
+      }
+      if (x !== hidden) scatterRows(hidden, x, H, ranges);
+    }
+    if (others.length > 0) {
+      const ranges = others.map((b) => ({ start: starts[b], count: counts[b] }));
+      const whole = others.length === seqs.length;
+      const out = await this.runBlock(
+        layer,
+        others.map((b) => seqs[b]),
+        others.map((b) => counts[b]),
+        whole ? hidden : gatherRows(hidden, H, ranges),
+        whole ? rope : gatherRows(rope, 2 * hd, ranges),
+      );
+      scatterRows(hidden, out, H, ranges);
+    }
   }
 
   private async runBlock(
@@ -249,15 +268,6 @@ class OrtRunner implements ModelRunner {
     rope: Float32Array,
   ): Promise<Float32Array> {
     const { hiddenSize: H, numKvHeads: kvH, headDim: hd } = this.config;
-    if (this.native !== null && counts.every((c) => c === 1)) {
-      const lw = await this.weights.layer(layer);
-      try {
-        this.native.run(hidden, rope, lw, seqs.map((s) => ({ ...s.withSlots(layer, 1), pastLength: s.length })));
-      } catch (err) {
-        throw new EdgewiseError('engine_fatal', `block ${layer} failed in the native decode step: ${(err as Error).message}`, { cause: err });
-      }
-      return hidden;
-    }
     const session = await this.blockSession(seqs.length);
     const lw = await this.weights.layer(layer);
     const total = hidden.length / H;
@@ -337,5 +347,26 @@ class OrtRunner implements ModelRunner {
     const sessions = await Promise.allSettled([...this.blockSessions.values()]);
     for (const s of sessions) if (s.status === 'fulfilled') await s.value.release();
     await this.headSession.release();
+  }
+}
+
+/** Rows [start, start + count) of a row-major matrix of `width` columns, for each range, back to back. */
+function gatherRows(src: Float32Array, width: number, ranges: { start: number; count: number }[]): Float32Array {
+  const out = new Float32Array(ranges.reduce((n, r) => n + r.count, 0) * width);
+  let at = 0;
+  for (const r of ranges) {
+    out.set(src.subarray(r.start * width, (r.start + r.count) * width), at * width);
+    at += r.count;
+  }
+  return out;
+}
+
+/** The inverse of gatherRows: puts the rows of `rows` back at their ranges of `dst`. */
+function scatterRows(dst: Float32Array, rows: Float32Array, width: number, ranges: { start: number; count: number }[]): void {
+  if (rows === dst) return;
+  let at = 0;
+  for (const r of ranges) {
+    dst.set(rows.subarray(at * width, (at + r.count) * width), r.start * width);
+    at += r.count;
   }
 }
