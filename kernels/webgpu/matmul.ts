@@ -2,19 +2,11 @@
 
 import { grid, type KernelRuntime } from './kernel-runtime.js';
 import { weightBinding, type GpuWeight } from './gpu-weight.js';
-import { fusedHuff8Gemv, type Huff8Tensor } from './huff8.js';
+import { decodeForProduct, tryFusedProduct, type CompressedWeight } from './compressed-weight.js';
 
-/** A huff8-compressed weight that small batches multiply through the fused decode + GEMV. */
-export interface CompressedWeight {
-  format: 'huff8';
-  tensor: Huff8Tensor;
-  /** Scratch for the fused kernel's partial sums (fusedPartialBytes); may be shared by weights used one after another. */
-  partials: GPUBuffer;
-  /** Error counter the decoder adds to on malformed chunks. */
-  err: GPUBuffer;
-}
+export type { CompressedWeight } from './compressed-weight.js';
 
-/** A matmul weight: dense on the GPU, or compressed (fused decode + GEMV, at most FUSED_MAX_ROWS rows). */
+/** A matmul weight: dense on the GPU, or huff8-compressed (fused decode + GEMV, or decoded just in time). */
 export type MatmulWeight = GpuWeight | CompressedWeight;
 
 /** Rows of x one GEMV dispatch handles; batches above this use the tiled GEMM. */
@@ -36,7 +28,8 @@ export type MatmulKernel = 'auto' | 'gemv' | 'gemm' | 'naive';
 
 export function matmul(rt: KernelRuntime, enc: GPUCommandEncoder, a: MatmulArgs, options: { kernel?: MatmulKernel } = {}): void {
   if (a.w.format === 'huff8') {
-    fusedHuff8Gemv(rt, enc, { t: a.w.tensor, x: a.x, y: a.y, bias: a.bias ?? null, m: a.m, n: a.n, k: a.k, partials: a.w.partials, err: a.w.err });
+    if (tryFusedProduct(rt, enc, a.w, { x: a.x, y: a.y, bias: a.bias ?? null, m: a.m, n: a.n, k: a.k })) return;
+    matmul(rt, enc, { ...a, w: decodeForProduct(rt, enc, a.w) }, options);
     return;
   }
   if (a.k % 2 !== 0) throw new RangeError(`matmul: k=${a.k} must be even`);

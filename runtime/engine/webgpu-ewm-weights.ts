@@ -3,6 +3,8 @@
 import type { KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { uploadWeight, type GpuWeight } from '../../kernels/webgpu/gpu-weight.js';
 import { buildDecodeTables, decodeHuff8, fusedPartialBytes, FUSED_MAX_ROWS, type Huff8Tensor } from '../../kernels/webgpu/huff8.js';
+import { buildFineIndex, fineFusedSupported, fineIndexSupported, fineIndexWords, type FineIndex } from '../../kernels/webgpu/huff8-fine.js';
+import { decodedBytes, type CompressedWeight } from '../../kernels/webgpu/compressed-weight.js';
 import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import { decodeTensor } from '../../kernels/codec/codec.js';
 import { ModelFormatError } from '../errors.js';
@@ -23,9 +25,9 @@ export interface CompressedLayerSpec {
 }
 
 /**
- * 'jit': decode each block into one reusable buffer right before it runs (DFloat11's scheme);
- * 'fused': batches of up to 8 rows multiply straight from the compressed stream (fused decode +
- * GEMV), larger batches (prefill) still decode just in time.
+ * 'jit': decode each matrix into one reusable buffer right before its product (DFloat11's scheme,
+ * per matrix rather than per block); 'fused': batches of up to 8 rows multiply straight from the
+ * compressed stream (fused decode + GEMV), larger batches (prefill) still decode just in time.
  */
 export type CompressedMode = 'jit' | 'fused';
 
@@ -43,8 +45,6 @@ export function ewmLayerSpecs(file: EwmFile, segments: Uint8Array[], config: Mod
   }
   return specs;
 }
-
-const ALIGN = 256; // minStorageBufferOffsetAlignment
 
 function elements(e: TensorEntry): number {
   return e.shape.reduce((a, d) => a * d, 1);
@@ -82,10 +82,11 @@ export async function uploadCompressedWeights(
   const owned: GPUBuffer[] = [];
   const own = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
   const err = own(rt.upload(new Uint32Array(4), 'huff8-err'));
-  type Slot = { key: (typeof MATRIX_KEYS)[number]; huff?: Huff8Tensor; dense?: GpuWeight; offset: number; words: number; f32: boolean };
+  type Slot = { key: (typeof MATRIX_KEYS)[number]; huff?: Huff8Tensor; fine?: FineIndex | null; dense?: GpuWeight; k: number };
   const blocks: { slots: Slot[]; vectors: Partial<Record<keyof LayerWeights, GPUBuffer>> }[] = [];
-  let blockBytes = 16;
+  let scratchBytes = 16;
   let partialBytes = 16;
+  const fineBuilds: { t: Huff8Tensor; index: FineIndex }[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const spec = specs[l];
     if (!spec) throw new ModelFormatError(`layer.${l}`, 'block has no segment');
@@ -93,7 +94,8 @@ export async function uploadCompressedWeights(
     const tables = spec.codeLengths ? own(rt.upload(buildDecodeTables(spec.codeLengths), `tables${l}`)) : null;
     const slots: Slot[] = [];
     const vectors: Partial<Record<keyof LayerWeights, GPUBuffer>> = {};
-    let at = 0;
+    const fineAt: { t: Huff8Tensor; wordOffset: number }[] = [];
+    let auxWords = 0;
     for (const { key, entry } of spec.tensors) {
       if (!(MATRIX_KEYS as readonly string[]).includes(key)) {
         vectors[key] = own(rt.upload(hostF32(spec, entry), `layer${l}.${key}`));
@@ -105,7 +107,7 @@ export async function uploadCompressedWeights(
         const data = new Float32Array(spec.segment.slice(entry.dataOffset!, entry.dataOffset! + entry.byteLength!).buffer);
         const dense = uploadWeight(rt, data, entry.name);
         own(dense.buffer);
-        slots.push({ key: mk, dense, offset: 0, words: 0, f32: true });
+        slots.push({ key: mk, dense, k: entry.shape[1] });
         continue;
       }
       const huff: Huff8Tensor = {
@@ -119,39 +121,43 @@ export async function uploadCompressedWeights(
         wordsOffset: entry.wordsOffset!,
         rawOffset: entry.rawOffset!,
       };
-      // BF16 decodes to packed pairs (what the GEMV reads); F16 widens to f32.
-      const f32 = huff.dtype === 'F16';
-      const words = f32 ? huff.numElements : Math.ceil(huff.numElements / 2);
-      slots.push({ key: mk, huff, offset: at, words, f32 });
-      at = Math.ceil((at + words * 4) / ALIGN) * ALIGN;
-      partialBytes = Math.max(partialBytes, fusedPartialBytes(huff, entry.shape[1], FUSED_MAX_ROWS));
+      const k = entry.shape[1];
+      if (fineIndexSupported(huff)) {
+        fineAt.push({ t: huff, wordOffset: auxWords });
+        auxWords += fineIndexWords(huff);
+      }
+      slots.push({ key: mk, huff, k });
+      scratchBytes = Math.max(scratchBytes, decodedBytes(huff));
+      // The chunk-level fused kernel's partial sums are needed only where the fine one does not apply.
+      if (!fineFusedSupported(huff, k)) partialBytes = Math.max(partialBytes, fusedPartialBytes(huff, k, FUSED_MAX_ROWS));
     }
-    blockBytes = Math.max(blockBytes, at);
+    // NOTE: the fine index (0.5 bit per weight) lives in one buffer per block and counts in gpuBytes.
+    const aux = auxWords > 0 ? own(rt.buffer(auxWords * 4, `fine-index${l}`)) : null;
+    for (const f of fineAt) {
+      const index = { aux: aux!, wordOffset: f.wordOffset };
+      fineBuilds.push({ t: f.t, index });
+      slots.find((s) => s.huff === f.t)!.fine = index;
+    }
     blocks.push({ slots, vectors });
   }
-  const block = own(rt.buffer(blockBytes, 'decoded-block'));
+  const scratch = own(rt.buffer(scratchBytes, 'decoded-matrix'));
   const partials = own(rt.buffer(partialBytes, 'fused-partials'));
 
-  const layerFor = (l: number, enc: GPUCommandEncoder, rows: number): GpuLayer => {
+  const layerFor = (l: number): GpuLayer => {
     const { slots, vectors } = blocks[l];
-    const fused = mode === 'fused' && rows <= FUSED_MAX_ROWS;
     const mats = {} as Record<(typeof MATRIX_KEYS)[number], MatmulWeight>;
     for (const s of slots) {
-      if (s.dense) mats[s.key] = s.dense;
-      else if (fused && !s.f32) mats[s.key] = { format: 'huff8', tensor: s.huff!, partials, err };
-      else {
-        decodeHuff8(rt, enc, s.huff!, block, s.offset / 4, s.f32 ? 'f32' : 'pairs', err);
-        mats[s.key] = { buffer: block, format: s.f32 ? 'f32' : 'bf16', offset: s.offset, size: Math.ceil((s.words * 4) / 16) * 16 };
-      }
+      mats[s.key] = s.dense ?? ({ format: 'huff8', tensor: s.huff!, fine: s.fine ?? null, mode, scratch, partials, err } satisfies CompressedWeight);
     }
     const vec = (k: keyof LayerWeights): GPUBuffer | null => vectors[k] ?? null;
     const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(k)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;
     return { inputNorm: vec('inputNorm')!, postAttentionNorm: vec('postAttentionNorm')!, ...mats, ...biases };
   };
 
-  // Decode every block once now: a malformed stream fails the load, not a request.
+  // Walk every stream once now (building the fine index, or decoding where there is none): a malformed stream fails the load, not a request.
   rt.run((enc) => {
-    for (let l = 0; l < config.numLayers; l++) layerFor(l, enc, Infinity);
+    for (const f of fineBuilds) buildFineIndex(rt, enc, f.t, f.index, err);
+    for (const b of blocks) for (const s of b.slots) if (s.huff && !s.fine) decodeHuff8(rt, enc, s.huff, scratch, 0, s.huff.dtype === 'F16' ? 'f32' : 'pairs', err);
   });
   const errors = new Uint32Array(await rt.read(err, 4))[0];
   if (errors !== 0) throw new ModelFormatError('webgpu huff8 decode', `${errors} malformed chunk(s) in the compressed blocks`);

@@ -32,9 +32,9 @@ export interface GpuWeightSource {
   finalNorm: GPUBuffer;
   lmHead: GpuWeight;
   /**
-   * Block `layer`'s weights, ready for commands recorded after this call in `enc` (a source that
-   * decompresses just in time records its decode dispatches here). `rows` is the number of
-   * activation rows the block will multiply (fused decode+GEMV only serves small batches).
+   * Block `layer`'s weights, ready for commands recorded after this call in `enc` (compressed
+   * matrices are decoded, or fused into the product, by `matmul` itself, one matrix at a time).
+   * `rows` is the number of activation rows the block will multiply.
    */
   layer(layer: number, enc: GPUCommandEncoder, rows: number): GpuLayer;
   /** GPU bytes held (weights and scratch), for the memory governor. */
