@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { openGpu, type GpuContext } from '../kernels/webgpu/device.js';
 import { KernelRuntime } from '../kernels/webgpu/kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, type Huff8Tensor } from '../kernels/webgpu/huff8.js';
+import { buildFineIndex, decodeHuff8Fine, fineIndexSupported, fineIndexWords, type FineIndex } from '../kernels/webgpu/huff8-fine.js';
 import { relativeMaxError } from '../runtime/engine/reference-forward.js';
 import { WebgpuRunner } from '../runtime/engine/webgpu-runner.js';
 import { uploadHostWeights, type GpuWeightSource } from '../runtime/engine/webgpu-weights.js';
@@ -61,7 +62,11 @@ async function timeGpu(rt: KernelRuntime, iters: number, record: (enc: GPUComman
   }
 }
 
-/** Decode-kernel throughput on one block (all 7 matrices) beside copyBufferToBuffer of the decoded size; validates bit-exactness first. */
+/**
+ * Decode-kernel throughput on one block (all 7 matrices) beside copyBufferToBuffer of the decoded
+ * size, for the fine decoder (one invocation per 32 weights, the path the runner takes) and the
+ * chunk-level one (one invocation per chunk); each is validated bit for bit first.
+ */
 async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: number) {
   const spec = model.compressed;
   const seg = rt.upload(spec.segment);
@@ -79,33 +84,70 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
     words += Math.ceil(Math.ceil(h.t.numElements / 2) / 64) * 64;
     return at;
   });
-  const out = rt.buffer(words * 4);
-  const record = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => decodeHuff8(rt, enc, h.t, out, offsets[i], 'pairs', err));
-  rt.run(record);
-  for (const [i, h] of huffs.entries()) {
-    const got = new Uint16Array(await rt.read(out, h.t.numElements * 2, offsets[i] * 4));
-    const want = model.layer[h.key] as Uint16Array;
-    for (let j = 0; j < want.length; j++) if (got[j] !== want[j]) throw new Error(`decode kernel is not bit-exact: ${h.key}[${j}] = ${got[j]}, want ${want[j]}`);
+  const fine = huffs.every((h) => fineIndexSupported(h.t));
+  let auxWords = 0;
+  const indexes: FineIndex[] = [];
+  const aux = rt.buffer(Math.max(16, huffs.reduce((n, h) => n + (fine ? fineIndexWords(h.t) : 0), 0) * 4));
+  for (const h of huffs) {
+    indexes.push({ aux, wordOffset: auxWords });
+    auxWords += fine ? fineIndexWords(h.t) : 0;
   }
-  if (new Uint32Array(await rt.read(err, 4))[0] !== 0) throw new Error('decode kernel flagged malformed chunks');
+  const out = rt.buffer(words * 4);
+  const recordIndex = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => buildFineIndex(rt, enc, h.t, indexes[i], err));
+  const recordChunk = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => decodeHuff8(rt, enc, h.t, out, offsets[i], 'pairs', err));
+  const recordFine = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => decodeHuff8Fine(rt, enc, h.t, indexes[i], out, offsets[i], 'pairs', err));
+  const validate = async (what: string, record: (enc: GPUCommandEncoder) => void) => {
+    rt.run((enc) => rt.copy(enc, rt.upload(new Uint32Array(words).fill(0xdeadbeef)), 0, out, 0, words * 4)); // poison
+    rt.run(record);
+    for (const [i, h] of huffs.entries()) {
+      const got = new Uint16Array(await rt.read(out, h.t.numElements * 2, offsets[i] * 4));
+      const want = model.layer[h.key] as Uint16Array;
+      for (let j = 0; j < want.length; j++) if (got[j] !== want[j]) throw new Error(`${what} decode kernel is not bit-exact: ${h.key}[${j}] = ${got[j]}, want ${want[j]}`);
+    }
+    if (new Uint32Array(await rt.read(err, 4))[0] !== 0) throw new Error(`${what} decode kernel flagged malformed chunks`);
+  };
+  if (fine) rt.run(recordIndex);
+  await validate('chunk-level', recordChunk);
+  if (fine) await validate('fine', recordFine);
   const decodedBytes = huffs.reduce((n, h) => n + h.t.numElements * 2, 0);
-  const decodeSec = await timeGpu(rt, iters, record);
+  const auxBytes = auxWords * 4;
+  const chunkSec = await timeGpu(rt, iters, recordChunk);
+  const fineSec = fine ? await timeGpu(rt, iters, recordFine) : NaN;
+  const indexSec = fine ? await timeGpu(rt, iters, recordIndex) : NaN;
   const copyDst = rt.buffer(decodedBytes);
   const copySec = await timeGpu(rt, iters, (enc) => rt.copy(enc, out, 0, copyDst, 0, Math.floor(decodedBytes / 4) * 4));
-  for (const b of [seg, tables, err, out, copyDst]) b.destroy();
+  for (const b of [seg, tables, err, out, copyDst, aux]) b.destroy();
   const gb = (bytes: number, sec: number) => bytes / sec / 1e9;
+  const copyTrafficGBs = gb(2 * decodedBytes, copySec);
+  const best = fine ? fineSec : chunkSec;
   return {
     decodedBytes,
     compressedBytes: model.compressedBytes,
-    decodeMs: decodeSec * 1e3,
-    /** (compressed bytes read + decoded bytes written) per second: the memory traffic the kernel moves. */
-    decodeTrafficGBs: gb(model.compressedBytes + decodedBytes, decodeSec),
+    fineIndexBytes: auxBytes,
+    kernel: fine ? 'fine (32 weights per invocation)' : 'chunk-level',
+    decodeMs: best * 1e3,
+    /** (compressed bytes + fine index read, decoded bytes written) per second: the memory traffic the kernel moves. */
+    decodeTrafficGBs: gb(model.compressedBytes + auxBytes + decodedBytes, best),
     /** decoded BF16 bytes produced per second. */
-    decodeOutputGBs: gb(decodedBytes, decodeSec),
+    decodeOutputGBs: gb(decodedBytes, best),
+    chunkLevelMs: chunkSec * 1e3,
+    chunkLevelTrafficGBs: gb(model.compressedBytes + decodedBytes, chunkSec),
+    /** one-time load pass that builds the fine index of the block. */
+    fineIndexBuildMs: indexSec * 1e3,
     copyMs: copySec * 1e3,
     /** read + write bytes per second of copyBufferToBuffer of the decoded size. */
-    copyTrafficGBs: gb(2 * decodedBytes, copySec),
+    copyTrafficGBs,
   };
+}
+
+/** GPU seconds per decode step, repeats doubling until one submit lasts 0.3 s (see timeGpu). */
+async function gpuStepSeconds(runner: WebgpuRunner, ids: number[], repeats: number): Promise<number> {
+  for (;;) {
+    const t0 = performance.now();
+    const sec = await runner.timeGpuStep(ids.map((seqId) => ({ seqId, tokenIds: [19] })), repeats);
+    if (sec * repeats >= 0.3 || repeats >= 4096 || performance.now() - t0 > 3000) return sec;
+    repeats *= 2;
+  }
 }
 
 async function buildSource(rt: KernelRuntime, model: SyntheticModel, mode: Mode): Promise<GpuWeightSource> {
@@ -132,7 +174,7 @@ async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mod
       for (let s = 0; s < steps; s++) await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [(s * 31) % model.config.vocabSize] })));
       const sec = (performance.now() - t0) / 1000;
       // GPU-bound figure: the same decode step recorded `steps` times in one submit (no JS encoding or readback in between).
-      const gpuSec = await runner.timeGpuStep(ids.map((seqId) => ({ seqId, tokenIds: [19] })), gpuRepeats);
+      const gpuSec = await gpuStepSeconds(runner, ids, gpuRepeats);
       result[`batch${batch}`] = { tokensPerSec: (batch * steps) / sec, msPerStep: (sec * 1000) / steps, gpuTokensPerSec: batch / gpuSec, gpuMsPerStep: gpuSec * 1000, firstLogits };
       ids.forEach((id) => runner.freeSequence(id));
     }
@@ -161,41 +203,11 @@ async function main(): Promise<number> {
     const model = buildSyntheticModel(config, 1234, chunk);
     console.log(`model: ${values.small ? 'small' : 'Llama-3.2-1B-shaped'}, ${config.numLayers} blocks, block ${(model.compressedBytes / 1e6).toFixed(1)} MB compressed, ${model.bitsPerWeight.toFixed(2)} bits/weight (chunk ${chunk}); built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const rt = new KernelRuntime(gpu);
-    const decode = await measureDecode(rt, model, values.small ? 2 : 20);
-    const decodeRatio = decode.decodeTrafficGBs / decode.copyTrafficGBs;
-    console.log(`decode kernel: ${decode.decodeMs.toFixed(3)} ms/block, ${decode.decodeTrafficGBs.toFixed(1)} GB/s traffic (${decode.decodeOutputGBs.toFixed(1)} GB/s decoded) | copy: ${decode.copyTrafficGBs.toFixed(1)} GB/s | ratio ${(decodeRatio * 100).toFixed(1)}% (target >= 50%)`);
+    const out = values.out ?? join(root, 'bench/results', values.small ? 'gpu-bench-small.json' : 'gpu-bench.json');
     const tokens: Partial<Record<Mode, Record<string, { tokensPerSec: number; msPerStep: number; gpuTokensPerSec: number; gpuMsPerStep: number }>>> = {};
     const gpuBytes: Partial<Record<Mode, number>> = {};
-    let baseline: Record<string, Float32Array> | null = null;
-    for (const mode of MODES) {
-      t0 = performance.now();
-      const { result, gpuBytes: bytes } = await measureTokens(rt, model, mode, steps, values.small ? 4 : 16, values.small ? steps : 64);
-      gpuBytes[mode] = bytes;
-      // Validate: every path computes the same function of the same BF16 weights.
-      if (!baseline) baseline = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.firstLogits]));
-      for (const [k, v] of Object.entries(result)) {
-        const err = relativeMaxError(v.firstLogits, baseline[k]);
-        if (!(err <= 1e-3)) throw new Error(`${mode} ${k}: logits differ from bf16 (rel err ${err})`);
-      }
-      tokens[mode] = Object.fromEntries(Object.entries(result).map(([k, { firstLogits: _, ...v }]) => [k, v]));
-      const fmt = (b: number) => {
-        const r = result[`batch${b}`];
-        return `batch ${b}: ${r.tokensPerSec.toFixed(1)} tok/s (GPU-bound ${r.gpuTokensPerSec.toFixed(1)})`;
-      };
-      console.log(`${mode.padEnd(5)} ${BATCHES.map(fmt).join(', ')}; GPU weights ${(bytes / 1e9).toFixed(2)} GB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    }
-    const ratio = (mode: Mode, b: number, key: 'tokensPerSec' | 'gpuTokensPerSec') => tokens[mode]![`batch${b}`][key] / tokens.bf16![`batch${b}`][key];
-    const ratios = Object.fromEntries(
-      (['jit', 'fused'] as Mode[]).map((m) => [
-        m,
-        Object.fromEntries(BATCHES.flatMap((b) => [[`batch${b}`, ratio(m, b, 'tokensPerSec')], [`batch${b}GpuBound`, ratio(m, b, 'gpuTokensPerSec')]])),
-      ]),
-    );
-    for (const key of ['tokensPerSec', 'gpuTokensPerSec'] as const) {
-      const r = (m: Mode) => BATCHES.map((b) => `b${b} ${ratio(m, b, key).toFixed(2)}x`).join(' ');
-      console.log(`vs bf16 (${key === 'tokensPerSec' ? 'wall' : 'GPU-bound'}): jit ${r('jit')} (target b1 >= 0.7x); fused ${r('fused')} (target b1 >= 1.0x)`);
-    }
-    const report = {
+    const failures: Partial<Record<Mode | 'decode', string>> = {};
+    const report: Record<string, unknown> = {
       date: new Date().toISOString(),
       device: gpu.adapterName,
       software: gpu.isSoftware,
@@ -204,19 +216,73 @@ async function main(): Promise<number> {
       config,
       chunkSize: chunk,
       bitsPerWeight: model.bitsPerWeight,
-      decode: { ...decode, ratioToCopy: decodeRatio },
-      tokensPerSec: tokens,
-      ratioToBf16: ratios,
-      gpuWeightBytes: gpuBytes,
       steps,
+      complete: false,
+      tokensPerSec: tokens,
+      gpuWeightBytes: gpuBytes,
+      failures,
       notes:
-        'tokensPerSec: wall clock of real steps (JS command encoding and the logits readback included, same for all paths); gpuTokensPerSec: one decode step recorded `steps` times in one submit; GB/s from wall time around one submit of repeated work.',
+        'tokensPerSec: wall clock of real steps (JS command encoding and the logits readback included, same for all paths); gpuTokensPerSec: one decode step recorded N times in one submit (N doubling until the submit lasts 0.3 s); GB/s from wall time around one submit of repeated work lasting >= 0.3 s.',
     };
-    const out = values.out ?? join(root, 'bench/results', values.small ? 'gpu-bench-small.json' : 'gpu-bench.json');
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+    // NOTE: the report is rewritten after every stage, so a run cut short by a time limit still leaves its figures.
+    const save = () => {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+    };
+    try {
+      const decode = await measureDecode(rt, model, values.small ? 2 : 20);
+      const decodeRatio = decode.decodeTrafficGBs / decode.copyTrafficGBs;
+      report.decode = { ...decode, ratioToCopy: decodeRatio };
+      console.log(`decode kernel (${decode.kernel}): ${decode.decodeMs.toFixed(3)} ms/block, ${decode.decodeTrafficGBs.toFixed(1)} GB/s traffic (${decode.decodeOutputGBs.toFixed(1)} GB/s decoded) | copy: ${decode.copyTrafficGBs.toFixed(1)} GB/s | ratio ${(decodeRatio * 100).toFixed(1)}% (target >= 50%)`);
+      console.log(`  chunk-level decoder: ${decode.chunkLevelMs.toFixed(3)} ms/block (${decode.chunkLevelTrafficGBs.toFixed(1)} GB/s); fine index: ${(decode.fineIndexBytes / 1e6).toFixed(2)} MB/block, built once in ${decode.fineIndexBuildMs.toFixed(3)} ms`);
+    } catch (err) {
+      failures.decode = (err as Error).message;
+      console.log(`decode kernel: FAILED: ${failures.decode}`);
+    }
+    save();
+    let baseline: Record<string, Float32Array> | null = null;
+    for (const mode of MODES) {
+      t0 = performance.now();
+      try {
+        const { result, gpuBytes: bytes } = await measureTokens(rt, model, mode, steps, values.small ? 4 : 16, values.small ? steps : 64);
+        gpuBytes[mode] = bytes;
+        // Validate: every path computes the same function of the same BF16 weights.
+        if (!baseline) baseline = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.firstLogits]));
+        for (const [k, v] of Object.entries(result)) {
+          const err = relativeMaxError(v.firstLogits, baseline[k]);
+          if (!(err <= 1e-3)) throw new Error(`${mode} ${k}: logits differ from bf16 (rel err ${err})`);
+        }
+        tokens[mode] = Object.fromEntries(Object.entries(result).map(([k, { firstLogits: _, ...v }]) => [k, v]));
+        const fmt = (b: number) => {
+          const r = result[`batch${b}`];
+          return `batch ${b}: ${r.tokensPerSec.toFixed(1)} tok/s (GPU-bound ${r.gpuTokensPerSec.toFixed(1)})`;
+        };
+        console.log(`${mode.padEnd(5)} ${BATCHES.map(fmt).join(', ')}; GPU weights ${(bytes / 1e9).toFixed(2)} GB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (err) {
+        failures[mode] = (err as Error).message;
+        console.log(`${mode.padEnd(5)} FAILED: ${failures[mode]}`);
+      }
+      save();
+    }
+    const ratio = (mode: Mode, b: number, key: 'tokensPerSec' | 'gpuTokensPerSec') => (tokens[mode]?.[`batch${b}`][key] ?? NaN) / (tokens.bf16?.[`batch${b}`][key] ?? NaN);
+    report.ratioToBf16 = Object.fromEntries(
+      (['jit', 'fused'] as Mode[]).map((m) => [
+        m,
+        Object.fromEntries(BATCHES.flatMap((b) => [[`batch${b}`, ratio(m, b, 'tokensPerSec')], [`batch${b}GpuBound`, ratio(m, b, 'gpuTokensPerSec')]])),
+      ]),
+    );
+    console.log('\n| weights | b1 tok/s | b8 tok/s | b1 GPU-bound | b8 GPU-bound | b1 GPU-bound vs bf16 | b8 GPU-bound vs bf16 |');
+    for (const mode of MODES) {
+      const r = (b: number) => tokens[mode]?.[`batch${b}`];
+      const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(1));
+      const x = (b: number) => (Number.isNaN(ratio(mode, b, 'gpuTokensPerSec')) ? '-' : ratio(mode, b, 'gpuTokensPerSec').toFixed(2) + 'x');
+      console.log(`| ${mode} | ${f(r(1)?.tokensPerSec)} | ${f(r(8)?.tokensPerSec)} | ${f(r(1)?.gpuTokensPerSec)} | ${f(r(8)?.gpuTokensPerSec)} | ${x(1)} | ${x(8)} |`);
+    }
+    console.log('targets: decode >= 50% of copy; jit b1 >= 0.7x; fused b1 >= 1.0x');
+    report.complete = Object.keys(failures).length === 0;
+    save();
     console.log(`wrote ${out}`);
-    return 0;
+    return report.complete ? 0 : 1;
   } finally {
     gpu.destroy();
   }
