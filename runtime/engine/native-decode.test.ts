@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ModelConfig } from '../model/model-config.js';
 import { createOrtRunner } from './ort-runner.js';
-import { NativeDecodeStep, nativeDecodeAvailable } from './native-decode.js';
+import { DECODE_ISAS, NativeDecodeStep, nativeDecodeAvailable, nativeDecodeIsa, type DecodeIsa } from './native-decode.js';
 import { createRandomWeights, tinyConfig } from './random-weights.js';
 import { checkScenario, randomTokens, type Plan, type ScenarioSequence } from './runner-scenarios.js';
 
@@ -36,8 +36,26 @@ test('the native decode step is built (npm install compiles it)', () => {
   assert.equal(nativeDecodeAvailable(), true);
 });
 
+/** The kernel sets this CPU can run (the test runs each; the best is restored after). */
+function supportedIsas(): DecodeIsa[] {
+  const best = nativeDecodeIsa();
+  return DECODE_ISAS.slice(DECODE_ISAS.indexOf(best));
+}
+
 for (const { name, config } of variants) {
-  test(`native decode matches the reference for batches of 1 to 6 sequences: ${name}`, async () => {
+  for (const isa of supportedIsas()) test(`native decode (${isa}) matches the reference for batches of 1 to 6 sequences: ${name}`, async () => {
+    const best = nativeDecodeIsa();
+    nativeDecodeIsa(isa);
+    try {
+      await checkBatches(config);
+    } finally {
+      nativeDecodeIsa(best);
+    }
+  });
+}
+
+async function checkBatches(config: ModelConfig): Promise<void> {
+  {
     const seed = 1 + Math.floor(Math.random() * 1e6);
     const weights = createRandomWeights(config, seed);
     const sequences: ScenarioSequence[] = [1, 2, 3, 4, 5, 6].map((id) => ({ seqId: id, tokens: randomTokens(12 + id, config.vocabSize, seed + id) }));
@@ -53,8 +71,20 @@ for (const { name, config } of variants) {
     } finally {
       await runner.dispose();
     }
-  });
+  }
 }
+
+test('the kernel set can be switched and reported; an unknown one is an error', () => {
+  const best = nativeDecodeIsa();
+  try {
+    assert.throws(() => nativeDecodeIsa('sse9' as DecodeIsa), /unknown ISA/);
+    assert.equal(nativeDecodeIsa('portable'), 'portable');
+    assert.equal(nativeDecodeIsa(), 'portable');
+  } finally {
+    nativeDecodeIsa(best);
+  }
+  assert.equal(nativeDecodeIsa(), best);
+});
 
 test('native decode with more threads than rows splits work and still matches', async () => {
   // Big enough (intermediate × hidden × batch ≥ 2^20 multiply-adds) for the rows to be split over threads.

@@ -16,6 +16,19 @@ interface DecodeStepAddon {
     hidden: Float32Array, rope: Float32Array, weights: (Float32Array | null)[], keys: Float32Array[], values: Float32Array[],
     pastLengths: Int32Array, dims: Int32Array, eps: number, threads: number,
   ): void;
+  setDecodeIsa(isa?: DecodeIsa): DecodeIsa;
+}
+
+/** Instruction sets the native kernels come in, best first. */
+export const DECODE_ISAS = ['avx512', 'avx2', 'portable'] as const;
+export type DecodeIsa = (typeof DECODE_ISAS)[number];
+
+/**
+ * The kernels the native decode step uses (process-wide): the best the CPU has unless set
+ * lower (tests run every path; benchmarks compare them). Throws for one the CPU lacks.
+ */
+export function nativeDecodeIsa(set?: DecodeIsa): DecodeIsa {
+  return (nativeAddon() as unknown as DecodeStepAddon).setDecodeIsa(set);
 }
 
 /** One sequence's cache rows for a block: stored rows plus room for the new one, and how many are stored. */

@@ -112,18 +112,120 @@ __attribute__((target("avx2,fma"))) void linearRowsAvx2(const Linear& L, const f
   }
   for (; j < rowEnd; j++) rowsAvx2<1>(L, x, batch, y, j);
 }
+
+// The same tiles 16 wide for CPUs with AVX-512 (twice the multiply-adds per instruction).
+template <int R, int BG>
+__attribute__((target("avx512f"))) void tileAvx512(const Linear& L, const float* x, float* y, int j, int b) {
+  const int K = L.k;
+  const int k16 = K & ~15;
+  __m512 acc[R][BG];
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < BG; c++) acc[r][c] = _mm512_setzero_ps();
+  const float* wr[R];
+  for (int r = 0; r < R; r++) wr[r] = L.w + size_t(j + r) * K;
+  const float* xb[BG];
+  for (int c = 0; c < BG; c++) xb[c] = x + size_t(b + c) * K;
+  for (int i = 0; i < k16; i += 16) {
+    __m512 w[R];
+    for (int r = 0; r < R; r++) w[r] = _mm512_loadu_ps(wr[r] + i);
+    for (int c = 0; c < BG; c++) {
+      const __m512 xv = _mm512_loadu_ps(xb[c] + i);
+      for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(w[r], xv, acc[r][c]);
+    }
+  }
+  if (k16 < K) {  // masked tail: the same fused multiply-adds on the last K % 16 columns
+    const __mmask16 m = __mmask16((1u << (K - k16)) - 1);
+    __m512 w[R];
+    for (int r = 0; r < R; r++) w[r] = _mm512_maskz_loadu_ps(m, wr[r] + k16);
+    for (int c = 0; c < BG; c++) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, xb[c] + k16);
+      for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(w[r], xv, acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < BG; c++) y[size_t(b + c) * L.n + j + r] = _mm512_reduce_add_ps(acc[r][c]) + (L.bias ? L.bias[j + r] : 0.f);
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void rowsAvx512(const Linear& L, const float* x, int batch, float* y, int j) {
+  int b = 0;
+  for (; b + 4 <= batch; b += 4) tileAvx512<R, 4>(L, x, y, j, b);
+  for (; b + 2 <= batch; b += 2) tileAvx512<R, 2>(L, x, y, j, b);
+  for (; b < batch; b++) tileAvx512<R, 1>(L, x, y, j, b);
+}
+
+__attribute__((target("avx512f"))) void linearRowsAvx512(const Linear& L, const float* x, int batch, float* y, int rowBegin, int rowEnd) {
+  int j = rowBegin;
+  for (; j + 4 <= rowEnd; j += 4) rowsAvx512<4>(L, x, batch, y, j);
+  for (; j < rowEnd; j++) rowsAvx512<1>(L, x, batch, y, j);
+}
+
+__attribute__((target("avx2,fma"))) float dotAvx2(const float* a, const float* b, int n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  if (i + 8 <= n) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    i += 8;
+  }
+  float s = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+// y += p * x over n floats.
+__attribute__((target("avx2,fma"))) void axpyAvx2(float p, const float* x, float* y, int n) {
+  const __m256 pv = _mm256_set1_ps(p);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(pv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += p * x[i];
+}
 #endif
 
-bool useAvx2() {
+enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+
+Isa detectIsa() {
 #ifdef EDGEWISE_X86
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
-#else
-  return false;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
 #endif
+  return Isa::kPortable;
+}
+
+const Isa kBestIsa = detectIsa();
+// The kernels in use: the best the CPU has, or a lower one chosen by setDecodeIsa (tests, A/B benchmarks).
+Isa gIsa = kBestIsa;
+
+bool useAvx512() { return gIsa == Isa::kAvx512; }
+bool useAvx2() { return gIsa >= Isa::kAvx2; }
+
+// NOTE: a plain `s += a[i] * b[i]` loop is one serial chain of dependent adds (the compiler may
+// not reorder float sums), ~4 cycles per element; attention scores are such dot products.
+float dot(const float* a, const float* b, int n) {
+#ifdef EDGEWISE_X86
+  if (useAvx2()) return dotAvx2(a, b, n);
+#endif
+  float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+void axpy(float p, const float* x, float* y, int n) {
+#ifdef EDGEWISE_X86
+  if (useAvx2()) return axpyAvx2(p, x, y, n);
+#endif
+  for (int i = 0; i < n; i++) y[i] += p * x[i];
 }
 
 /** Multiply-adds below which splitting rows over threads costs more than it saves. */
@@ -132,6 +234,7 @@ constexpr double kMinParallelWork = 1 << 20;
 void linear(const Linear& L, const float* x, int batch, float* y, int threads) {
   auto rows = [&](int begin, int end) {
 #ifdef EDGEWISE_X86
+    if (useAvx512()) return linearRowsAvx512(L, x, batch, y, begin, end);
     if (useAvx2()) return linearRowsAvx2(L, x, batch, y, begin, end);
 #endif
     linearRowsPortable(L, x, batch, y, begin, end);
@@ -152,8 +255,7 @@ void linear(const Linear& L, const float* x, int batch, float* y, int threads) {
 void rmsNorm(const float* x, const float* weight, int batch, int H, float eps, float* out) {
   for (int b = 0; b < batch; b++) {
     const float* xb = x + size_t(b) * H;
-    float ss = 0.f;
-    for (int i = 0; i < H; i++) ss += xb[i] * xb[i];
+    const float ss = dot(xb, xb, H);
     const float inv = 1.f / std::sqrt(ss / float(H) + eps);
     for (int i = 0; i < H; i++) out[size_t(b) * H + i] = weight[i] * (xb[i] * inv);
   }
@@ -193,9 +295,7 @@ void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::v
     float maxScore = -INFINITY;
     for (int t = 0; t < n; t++) {
       const float* kt = s.keys + size_t(t) * row + size_t(g) * d.headDim;
-      float dot = 0.f;
-      for (int i = 0; i < d.headDim; i++) dot += qh[i] * kt[i];
-      scores[t] = dot * scale;
+      scores[t] = dot(qh, kt, d.headDim) * scale;
       if (scores[t] > maxScore) maxScore = scores[t];
     }
     float sum = 0.f;
@@ -208,7 +308,7 @@ void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::v
     for (int t = 0; t < n; t++) {
       const float p = scores[t] / sum;
       const float* vt = s.values + size_t(t) * row + size_t(g) * d.headDim;
-      for (int i = 0; i < d.headDim; i++) oh[i] += p * vt[i];
+      axpy(p, vt, oh, d.headDim);
     }
   }
 }
@@ -313,9 +413,29 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+const char* isaName(Isa isa) { return isa == Isa::kAvx512 ? "avx512" : isa == Isa::kAvx2 ? "avx2" : "portable"; }
+
+// setDecodeIsa(name?) -> the kernels in use after the call ("avx512" | "avx2" | "portable");
+// naming one the CPU lacks throws. Without an argument it only reports.
+Napi::Value SetDecodeIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    const std::string want = info[0].As<Napi::String>().Utf8Value();
+    Isa isa;
+    if (want == "avx512") isa = Isa::kAvx512;
+    else if (want == "avx2") isa = Isa::kAvx2;
+    else if (want == "portable") isa = Isa::kPortable;
+    else throw Napi::RangeError::New(env, "unknown ISA " + want);
+    if (isa > kBestIsa) throw Napi::RangeError::New(env, want + " is not supported by this CPU");
+    gIsa = isa;
+  }
+  return Napi::String::New(env, isaName(gIsa));
+}
+
 }  // namespace
 
 // Registered by addon.cc's Init.
 void InitCpuForward(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeStep", Napi::Function::New(env, DecodeStep));
+  exports.Set("setDecodeIsa", Napi::Function::New(env, SetDecodeIsa));
 }
