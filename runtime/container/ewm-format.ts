@@ -4,7 +4,11 @@ import type { WeightDtype } from '../model/dtype.js';
 import type { LayerImportance, QualityTable } from '../calibration/calibration-types.js';
 
 export const EWM_MAGIC = 'EDGEWEWM';
-export const EWM_VERSION = 1;
+export const EWM_VERSION = 2;
+/** huff8 with the sign+mantissa byte split into bit-planes (docs/format.md 2.6). */
+export const CODEC_VERSION = 2;
+/** Segment parts: 0 = index, exponent stream, plane A and raw tensors; 1 = plane B; 2 = plane C. */
+export const NUM_PARTS = 3;
 export const HEADER_BYTES = 64;
 export const ALIGN = 64;
 export const DEFAULT_CHUNK_SIZE = 4096;
@@ -13,12 +17,20 @@ export const MAX_CHUNK_SIZE = 65536;
 
 export type TensorCodec = 'huff8' | 'raw';
 
+/** One contiguous sub-range of a segment with its own checksum (a rung reads a prefix of parts). */
+export interface SegmentPart {
+  length: number;
+  crc32c: number;
+}
+
 export interface SegmentEntry {
   /** `embed`, `layer.<i>`, `head` or `other`. */
   name: string;
   offset: number;
+  /** Sum of the parts' lengths. */
   length: number;
-  crc32c: number;
+  /** NUM_PARTS parts back to back from `offset`; each length a multiple of 64. */
+  parts: SegmentPart[];
   /** 256 Huffman code lengths, or null when the segment holds no huff8 tensor. */
   codeLengths: Uint8Array | null;
 }
@@ -43,6 +55,12 @@ export interface TensorEntry {
   wordsOffset?: number;
   numWords?: number;
   bitLength?: number;
+  /** Offsets of planes A, B, C (each inside part 0, 1, 2 respectively). */
+  planeOffsets?: number[];
+  /**
+   * Interleaved sign+mantissa bytes: only in the version-1-layout lossless view that
+   * `losslessV1View` builds for the webgpu backend, never in a stored version-2 container.
+   */
   rawOffset?: number;
 }
 
@@ -62,6 +80,8 @@ export interface EwmMetadata {
   files: Record<string, string>;
   chatTemplate: string | null;
   codec: { name: 'huff8'; version: number; chunkSize: number; maxCodeLength: number };
+  /** The precision rungs this store serves (runtime/container/precision.ts), informative. */
+  precisions: string[];
   segments: SegmentEntry[];
   tensors: TensorEntry[];
   safetensors: SafetensorsFileEntry[];
@@ -91,6 +111,13 @@ export function segmentNameFor(tensorName: string): string {
   if (m) return `layer.${Number(m[1])}`;
   if (tensorName === 'lm_head.weight' || tensorName === 'model.norm.weight') return 'head';
   return 'other';
+}
+
+/** Byte offset (from the segment start) where part `k` begins; part NUM_PARTS = the segment end. */
+export function partStart(seg: SegmentEntry, k: number): number {
+  let at = 0;
+  for (let i = 0; i < k; i++) at += seg.parts[i].length;
+  return at;
 }
 
 /** File order of segments: embed, layers by index, head, other. */
@@ -124,6 +151,7 @@ export function decodeHeader(bytes: Uint8Array, crc: (b: Uint8Array) => number):
   copy.writeUInt32LE(0, 44);
   if (crc(copy) >>> 0 !== stored) return 'header checksum mismatch (corrupt header)';
   const version = b.readUInt32LE(8);
+  if (version === 1) return `container version 1 predates precision rungs (bit-plane layout, version ${EWM_VERSION}); reconvert it: edgewise convert <hf-dir> -o <model.ewm> (or decompress it with an older build first)`;
   if (version !== EWM_VERSION) return `container version ${version} is not supported (this build reads ${EWM_VERSION})`;
   if (b.readUInt32LE(12) !== HEADER_BYTES) return 'unexpected header length';
   const big = (o: number): number => {

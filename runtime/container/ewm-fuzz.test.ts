@@ -11,8 +11,8 @@ import { EwmFile } from './ewm-reader.js';
 import { writeEdgeValueFolder } from './ewm-test-util.js';
 import { loadModel } from '../model/load-model.js';
 import { seededRandom } from '../../kernels/codec/synthetic.js';
-import { decodeReference } from '../../kernels/codec/reference-codec.js';
-import { nativeDecode } from '../../kernels/codec/native.js';
+import { decodePlanesReference } from '../../kernels/codec/planes-reference.js';
+import { nativeDecodePlanes } from '../../kernels/codec/native.js';
 import { CodecError } from '../../kernels/codec/codec-error.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ewm-fuzz-'));
@@ -143,7 +143,7 @@ test('with checksums bypassed, damaged streams never crash either decoder, and b
     const lengths = file.metadata.segments[t.segment].codeLengths!;
     for (let k = 0; k < 500; k++) {
       const damaged = seg.slice();
-      const enc = file.encodedView(t, damaged);
+      const enc = file.planedView(t, damaged);
       const target = k % 2 === 0 ? new Uint8Array(enc.index.buffer, enc.index.byteOffset, enc.index.byteLength) : new Uint8Array(enc.words.buffer, enc.words.byteOffset, enc.words.byteLength);
       for (let j = 0; j < 1 + (k % 4); j++) target[Math.floor(random() * target.length)] ^= 1 + Math.floor(random() * 255);
       const outRef = new Uint16Array(t.numElements!);
@@ -151,12 +151,12 @@ test('with checksums bypassed, damaged streams never crash either decoder, and b
       let refErr: unknown = null;
       let natErr: unknown = null;
       try {
-        decodeReference(enc, lengths, outRef);
+        decodePlanesReference(enc, lengths, 3, 'BF16', outRef);
       } catch (err) {
         refErr = err;
       }
       try {
-        nativeDecode(enc, lengths, outNat, { dtype: 'BF16' });
+        nativeDecodePlanes(enc, lengths, 3, outNat, { dtype: 'BF16' });
       } catch (err) {
         natErr = err;
       }

@@ -5,9 +5,9 @@ import { basename } from 'node:path';
 import { Packr } from 'msgpackr';
 import { ModelFormatError } from '../errors.js';
 import { openReadOnly, readFully } from '../model/positional-read.js';
-import { crc32c, decodeTensor } from '../../kernels/codec/codec.js';
-import type { EncodedTensor } from '../../kernels/codec/huff8-types.js';
-import { decodeHeader, type EwmHeader, type EwmMetadata, type TensorEntry } from './ewm-format.js';
+import { crc32c, decodePlanes } from '../../kernels/codec/codec.js';
+import { planeByteLengths, type PlanedTensor } from '../../kernels/codec/huff8-types.js';
+import { decodeHeader, NUM_PARTS, partStart, type EwmHeader, type EwmMetadata, type TensorEntry } from './ewm-format.js';
 import { validateMetadata } from './ewm-validate.js';
 
 /** One opened container: header and metadata in memory, segments read when asked. */
@@ -26,6 +26,16 @@ export class EwmFile {
     this.metadata = metadata;
     this.name = basename(path);
     this.tensorsByName = new Map(metadata.tensors.map((t) => [t.name, t]));
+  }
+
+  /**
+   * An EwmFile over `metadata` that owns no file descriptor (reading segments from it throws):
+   * the lossless version-1-layout view handed to the webgpu backend (ewm-lossless-view.ts).
+   */
+  static detached(path: string, header: EwmHeader, metadata: EwmMetadata): EwmFile {
+    const f = new EwmFile(path, -1, header, metadata);
+    f.fd = null;
+    return f;
   }
 
   static open(path: string): EwmFile {
@@ -83,44 +93,71 @@ export class EwmFile {
     return this.tensorsByName.has(name);
   }
 
-  /** Reads one segment (positional read) and checks its CRC-32C. */
+  /** Reads one whole segment (positional read) and checks every part's CRC-32C. */
   readSegment(index: number): Uint8Array {
+    return this.readSegmentPrefix(index, NUM_PARTS);
+  }
+
+  /** Bytes of the first `numParts` parts of segment `index` (what a rung keeping that many planes reads). */
+  prefixBytes(index: number, numParts: number): number {
+    const seg = this.metadata.segments[index];
+    if (seg === undefined) throw new RangeError(`segment ${index} out of range`);
+    return partStart(seg, Math.min(numParts, NUM_PARTS));
+  }
+
+  /**
+   * Reads parts 0..numParts-1 of segment `index` (one positional read of a prefix) and checks
+   * their CRC-32C. A lower rung reads only the planes it keeps.
+   */
+  readSegmentPrefix(index: number, numParts: number): Uint8Array {
     const seg = this.metadata.segments[index];
     if (seg === undefined) throw new RangeError(`segment ${index} out of range`);
     // A fresh ArrayBuffer keeps offset 0 at 64-byte alignment for the u32 views.
-    const bytes = new Uint8Array(new ArrayBuffer(seg.length));
+    const bytes = new Uint8Array(new ArrayBuffer(this.prefixBytes(index, numParts)));
     readFully(this.handle(), bytes, seg.offset, this.segmentWhere(index));
     this.checkSegment(index, bytes);
     return bytes;
   }
 
+  /** Checks the CRC-32C of every part that `bytes` (a prefix of the segment, whole parts) holds. */
   checkSegment(index: number, bytes: Uint8Array): void {
     const seg = this.metadata.segments[index];
-    if (bytes.length !== seg.length || crc32c(bytes) !== seg.crc32c) {
-      throw new ModelFormatError(this.segmentWhere(index), 'checksum mismatch (corrupt segment)');
+    let at = 0;
+    let k = 0;
+    for (; k < NUM_PARTS && at < bytes.length; k++) {
+      const part = seg.parts[k];
+      if (at + part.length > bytes.length || crc32c(bytes.subarray(at, at + part.length)) !== part.crc32c) {
+        throw new ModelFormatError(this.segmentWhere(index), `checksum mismatch in part ${k} (corrupt segment)`);
+      }
+      at += part.length;
     }
+    if (at !== bytes.length || (bytes.length === 0 && seg.length !== 0)) throw new ModelFormatError(this.segmentWhere(index), 'segment bytes do not end on a part boundary');
   }
 
-  /** Zero-copy views of a huff8 tensor's arrays inside its segment's bytes. */
-  encodedView(t: TensorEntry, segment: Uint8Array): EncodedTensor {
+  /** Zero-copy views of a huff8 tensor's stream, index and the first `keep` planes inside its segment's bytes. */
+  planedView(t: TensorEntry, segment: Uint8Array, keep = NUM_PARTS): PlanedTensor {
     const n = t.numElements!;
     const buf = segment.buffer;
     const at = segment.byteOffset;
+    const lengths = planeByteLengths(n);
+    const offsets = t.planeOffsets!.slice(0, keep);
+    if (offsets.some((o, k) => o + lengths[k] > segment.length)) throw new RangeError(`${t.name}: segment bytes do not hold the ${keep} planes asked for`);
     return {
       numElements: n,
       chunkSize: t.chunkSize!,
       bitLength: t.bitLength!,
       words: new Uint32Array(buf, at + t.wordsOffset!, t.numWords!),
-      raw: new Uint8Array(buf, at + t.rawOffset!, n),
       index: new Uint32Array(buf, at + t.indexOffset!, 2 * Math.ceil(n / t.chunkSize!)),
+      planes: offsets.map((o, k) => new Uint8Array(buf, at + o, lengths[k])),
     };
   }
 
   /**
-   * Decodes tensor `t` from its (checked) segment bytes: FP32 values into a Float32Array, or the
-   * stored 16-bit patterns into a Uint16Array. Throws ModelFormatError naming the segment and tensor.
+   * Decodes tensor `t` from its (checked) segment bytes at a rung keeping `keep` planes (3 =
+   * lossless): FP32 values, the 16-bit patterns (Uint16Array), or the symbols alone (Uint8Array,
+   * the compact cache form). Throws ModelFormatError naming the segment and tensor.
    */
-  decodeInto(t: TensorEntry, segment: Uint8Array, out: Float32Array | Uint16Array, threads = 1): void {
+  decodeInto(t: TensorEntry, segment: Uint8Array, out: Float32Array | Uint16Array | Uint8Array, threads = 1, keep = NUM_PARTS): void {
     const where = `${this.segmentWhere(t.segment)} tensor ${t.name}`;
     if (t.codec === 'raw') {
       const bytes = new Uint8Array(segment.buffer, segment.byteOffset + t.dataOffset!, t.byteLength!);
@@ -130,7 +167,7 @@ export class EwmFile {
     }
     const codeLengths = this.metadata.segments[t.segment].codeLengths!;
     try {
-      decodeTensor(this.encodedView(t, segment), codeLengths, t.dtype as 'BF16' | 'F16', out, threads);
+      decodePlanes(this.planedView(t, segment, keep), codeLengths, keep, t.dtype as 'BF16' | 'F16', out, threads);
     } catch (err) {
       if (err instanceof TypeError || err instanceof RangeError) throw err;
       throw new ModelFormatError(where, (err as Error).message, { cause: err });

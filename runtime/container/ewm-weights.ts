@@ -1,11 +1,15 @@
-// WeightProvider over an .ewm container: compressed segments stay resident, each block decodes just in time.
+// WeightProvider over an .ewm container: each block decodes just in time at a precision rung, from resident or on-demand segments.
 
 import { availableParallelism } from 'node:os';
 import type { BlockDecodeStats, LayerWeights, WeightProvider } from '../engine/runner-types.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { checkTensors, type ExpectedTensor } from '../model/hf-weights.js';
 import type { TensorInfo } from '../model/safetensors.js';
+import { expandPlanes } from '../../kernels/codec/codec.js';
 import { EwmFile } from './ewm-reader.js';
+import { NUM_PARTS, type TensorEntry } from './ewm-format.js';
+import { losslessV1View } from './ewm-lossless-view.js';
+import { PRECISIONS, planesFor, type PrecisionRung } from './precision.js';
 
 export interface EwmWeightOptions {
   /** Decode threads per tensor; default EDGEWISE_DECODE_THREADS or min(4, cores). */
@@ -16,22 +20,48 @@ export interface EwmWeightOptions {
 
 type LayerKey = keyof LayerWeights;
 
+/** Where a block's compressed bytes come from: `(segment, parts)` → at least that prefix of the segment, checked. */
+export type SegmentSource = (segment: number, numParts: number) => Uint8Array;
+
+/** One tensor of a block in the compact cached form of a lower rung. */
+export interface CompactTensor {
+  key: LayerKey;
+  /** The decoded exponent symbols (1 byte per weight) and copies of the kept planes; null for a vector. */
+  symbols: Uint8Array | null;
+  planes: Uint8Array[];
+  keep: number;
+  dtype: 'BF16' | 'F16';
+  /** Vectors (and raw F32 tensors) are held decoded as FP32. */
+  values: Float32Array | null;
+}
+
+/** A block at a lower rung as the decoded-block cache holds it; `bytes` is what it really occupies. */
+export interface CompactBlock {
+  layerIndex: number;
+  rung: PrecisionRung;
+  tensors: CompactTensor[];
+  bytes: number;
+}
+
 export function defaultDecodeThreads(): number {
   const env = Number(process.env.EDGEWISE_DECODE_THREADS);
   return Number.isInteger(env) && env > 0 ? env : Math.min(4, availableParallelism());
 }
 
+const LOSSLESS_RUNG = PRECISIONS[0];
+
 /**
- * NOTE: embedding, final norm and LM head are decoded once and kept (the runner reads them every
- * step); transformer blocks are decoded into one set of reusable buffers on every `layer()` call.
- * Decoded-block caching is a later issue.
+ * NOTE: embedding, final norm and LM head are decoded once, losslessly, and kept (the runner
+ * reads them every step and bakes the head); transformer blocks are decoded into one set of
+ * reusable buffers on every `layer()` call, at `layerAt`'s rung. Segments start resident (read
+ * and checked at open); `useSegmentSource` hands them to a budgeted source (runtime/memory)
+ * that reads from the file on demand, so the store itself can live within a memory budget.
  */
 export class EwmWeightProvider implements WeightProvider {
   readonly config: ModelConfig;
-  /** Bytes of compressed segments held in memory. */
-  readonly residentBytes: number;
   private readonly file: EwmFile;
-  private readonly segments: Uint8Array[];
+  private resident: Uint8Array[] | null;
+  private source: SegmentSource;
   private readonly layerTensors: ExpectedTensor[][];
   private readonly buffers = new Map<LayerKey, Float32Array>();
   private readonly current: LayerWeights;
@@ -41,9 +71,9 @@ export class EwmWeightProvider implements WeightProvider {
   private constructor(file: EwmFile, config: ModelConfig, segments: Uint8Array[], expected: ExpectedTensor[], threads: number) {
     this.file = file;
     this.config = config;
-    this.segments = segments;
+    this.resident = segments;
+    this.source = (i) => segments[i];
     this.threads = threads;
-    this.residentBytes = segments.reduce((a, s) => a + s.length, 0);
     this.layerTensors = Array.from({ length: config.numLayers }, () => []);
     for (const t of expected) if (t.layerIndex !== undefined) this.layerTensors[t.layerIndex].push(t);
     this.current = {
@@ -78,9 +108,32 @@ export class EwmWeightProvider implements WeightProvider {
     }
   }
 
-  /** The open container and its checked segment bytes (the webgpu backend uploads them compressed). */
+  /** The open container (its metadata, positional reads). */
+  get ewm(): EwmFile {
+    return this.file;
+  }
+
+  /** Bytes of compressed segments held by this provider itself (0 once a budgeted source serves them). */
+  get residentBytes(): number {
+    return this.resident?.reduce((a, s) => a + s.length, 0) ?? 0;
+  }
+
+  /**
+   * Serves segments from `source` from now on and drops the resident copies (the globals are
+   * already decoded). The source must return checked bytes (EwmFile.readSegmentPrefix).
+   */
+  useSegmentSource(source: SegmentSource): void {
+    this.source = source;
+    this.resident = null;
+  }
+
+  /**
+   * The store as the webgpu backend reads it: lossless only, version-1 layout (see
+   * ewm-lossless-view.ts), built from whole segments.
+   */
   get container(): { file: EwmFile; segments: readonly Uint8Array[] } {
-    return { file: this.file, segments: this.segments };
+    const whole = this.file.metadata.segments.map((_, i) => this.resident?.[i] ?? this.file.readSegment(i));
+    return losslessV1View(this.file, whole);
   }
 
   embedding(): Float32Array {
@@ -97,22 +150,85 @@ export class EwmWeightProvider implements WeightProvider {
 
   readonly decodeStats: BlockDecodeStats = { count: 0, totalMs: 0 };
 
-  async layer(layerIndex: number): Promise<LayerWeights> {
-    const tensors = this.layerTensors[layerIndex];
-    if (tensors === undefined) throw new RangeError(`layer ${layerIndex} out of range 0..${this.layerTensors.length - 1}`);
+  /** Lossless block `layerIndex`. */
+  layer(layerIndex: number): Promise<LayerWeights> {
+    return this.layerAt(layerIndex, LOSSLESS_RUNG);
+  }
+
+  /** Block `layerIndex` decoded at `rung` into the reusable FP32 buffers (reads only the rung's planes). */
+  async layerAt(layerIndex: number, rung: PrecisionRung): Promise<LayerWeights> {
+    const tensors = this.tensorsOf(layerIndex);
     const startMs = performance.now();
     const out = this.current as unknown as Record<LayerKey, Float32Array | null>;
-    for (const t of tensors) out[t.layerKey!] = this.decode(t.name, this.buffer(t.layerKey!, t.shape));
+    for (const t of tensors) {
+      const e = this.file.tensor(t.name);
+      out[t.layerKey!] = this.decode(e, this.buffer(t.layerKey!, t.shape), planesFor(e, rung));
+    }
     this.decodeStats.count++;
     this.decodeStats.totalMs += performance.now() - startMs;
     return this.current;
   }
 
+  /** Bytes `compactAt(layerIndex, rung)` would occupy, without decoding. */
+  compactBytes(layerIndex: number, rung: PrecisionRung): number {
+    let bytes = 0;
+    for (const t of this.tensorsOf(layerIndex)) {
+      const e = this.file.tensor(t.name);
+      const n = t.shape.reduce((a, d) => a * d, 1);
+      bytes += e.codec === 'raw' || planesFor(e, rung) === NUM_PARTS ? 4 * n : n + planesFor(e, rung) * Math.ceil(n / 4);
+    }
+    return bytes;
+  }
+
+  /** Block `layerIndex` at a lower rung in its compact form: symbols + copies of the kept planes (vectors as FP32). */
+  compactAt(layerIndex: number, rung: PrecisionRung): CompactBlock {
+    const startMs = performance.now();
+    const tensors: CompactTensor[] = [];
+    for (const t of this.tensorsOf(layerIndex)) {
+      const e = this.file.tensor(t.name);
+      const keep = planesFor(e, rung);
+      const n = t.shape.reduce((a, d) => a * d, 1);
+      if (e.codec === 'raw' || keep === NUM_PARTS) {
+        tensors.push({ key: t.layerKey!, symbols: null, planes: [], keep, dtype: 'BF16', values: this.decode(e, new Float32Array(n), keep) });
+        continue;
+      }
+      const segment = this.source(e.segment, keep);
+      const symbols = new Uint8Array(n);
+      this.file.decodeInto(e, segment, symbols, this.threads, keep);
+      const planes = this.file.planedView(e, segment, keep).planes.map((p) => p.slice());
+      tensors.push({ key: t.layerKey!, symbols, planes, keep, dtype: e.dtype as 'BF16' | 'F16', values: null });
+    }
+    this.decodeStats.count++;
+    this.decodeStats.totalMs += performance.now() - startMs;
+    return { layerIndex, rung, tensors, bytes: this.compactBytes(layerIndex, rung) };
+  }
+
+  /** Widens a compact block into the reusable FP32 buffers (native, multithreaded), right before it runs. */
+  expandCompact(block: CompactBlock): LayerWeights {
+    const out = this.current as unknown as Record<LayerKey, Float32Array | null>;
+    for (const t of block.tensors) {
+      if (t.values !== null) {
+        out[t.key] = t.values;
+        continue;
+      }
+      const buf = this.buffer(t.key, [t.symbols!.length]);
+      expandPlanes(t.symbols!, t.planes, t.keep, t.dtype, buf, this.threads);
+      out[t.key] = buf;
+    }
+    return this.current;
+  }
+
   close(): void {
-    this.segments.length = 0;
+    this.resident = null;
     this.buffers.clear();
     this.globals.clear();
     this.file.close();
+  }
+
+  private tensorsOf(layerIndex: number): ExpectedTensor[] {
+    const tensors = this.layerTensors[layerIndex];
+    if (tensors === undefined) throw new RangeError(`layer ${layerIndex} out of range 0..${this.layerTensors.length - 1}`);
+    return tensors;
   }
 
   private buffer(key: LayerKey, shape: number[]): Float32Array {
@@ -125,9 +241,9 @@ export class EwmWeightProvider implements WeightProvider {
     return buf;
   }
 
-  private decode(name: string, out: Float32Array): Float32Array {
-    const t = this.file.tensor(name);
-    this.file.decodeInto(t, this.segments[t.segment], out, this.threads);
+  private decode(t: TensorEntry, out: Float32Array, keep: number): Float32Array {
+    const parts = t.codec === 'raw' || t.shape.length <= 1 ? 1 : keep;
+    this.file.decodeInto(t, this.source(t.segment, parts), out, this.threads, keep);
     return out;
   }
 
@@ -135,7 +251,7 @@ export class EwmWeightProvider implements WeightProvider {
     let data = this.globals.get(name);
     if (data === undefined) {
       const t = this.file.tensor(name);
-      data = this.decode(name, new Float32Array(t.shape.reduce((a, d) => a * d, 1)));
+      data = this.decode(t, new Float32Array(t.shape.reduce((a, d) => a * d, 1)), NUM_PARTS);
       this.globals.set(name, data);
     }
     return data;

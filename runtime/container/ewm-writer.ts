@@ -12,9 +12,11 @@ import { codebookFor, crc32c, encodeTensor, symbolHistogram } from '../../kernel
 import { castF32ToBf16 } from '../../kernels/codec/bf16.js';
 import { codedBits, entropyBits, MAX_CODE_LENGTH } from '../../kernels/codec/huffman.js';
 import {
-  alignUp, DEFAULT_CHUNK_SIZE, encodeHeader, EWM_VERSION, HEADER_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
-  segmentNameFor, segmentOrder, type EwmMetadata, type SegmentEntry, type TensorEntry,
+  alignUp, CODEC_VERSION, DEFAULT_CHUNK_SIZE, encodeHeader, EWM_VERSION, HEADER_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, NUM_PARTS,
+  segmentNameFor, segmentOrder, type EwmMetadata, type SegmentEntry, type SegmentPart, type TensorEntry,
 } from './ewm-format.js';
+import { splitPlanes } from '../../kernels/codec/planes-reference.js';
+import { alwaysLossless, PRECISIONS } from './precision.js';
 
 export interface ConvertOptions {
   /** Cast F32 tensors to BF16 (lossy) so they can be compressed. */
@@ -40,6 +42,8 @@ export interface SegmentStats {
   entropyBoundBits: number;
   /** storedBytes × 8 / numWeights. */
   bitsPerWeight: number;
+  /** Bytes of each segment part (a rung keeping k planes reads the first k). */
+  partBytes: number[];
 }
 
 export interface ConvertReport {
@@ -48,6 +52,8 @@ export interface ConvertReport {
   segments: SegmentStats[];
   /** Over all huff8 weights: stored segment bits per weight, and the weighted entropy bound. */
   bitsPerWeight: number;
+  /** Bits per huff8 weight each rung reads (segments with huff8 weights, parts 0..planes-1), by rung name. */
+  rungBitsPerWeight: Record<string, number>;
   entropyBoundBits: number;
 }
 
@@ -90,8 +96,12 @@ function prepare(checkpoint: SafetensorsCheckpoint, info: TensorInfo, options: C
   return { info, entry: { ...base, dtype, codec: 'huff8' }, halves, bytes: null, counts: symbolHistogram(halves) };
 }
 
-/** Encodes one segment's tensors with a shared codebook and lays them out; returns bytes, entry and stats. */
-function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number): { bytes: Uint8Array; codeLengths: Uint8Array | null; stats: SegmentStats } {
+/**
+ * Encodes one segment's tensors with a shared codebook and lays them out in NUM_PARTS parts:
+ * part 0 = each huff8 tensor's index, exponent stream and plane A, and the raw tensors; part 1 =
+ * every plane B; part 2 = every plane C. A rung reading k planes reads parts 0..k-1, a prefix.
+ */
+function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number): { bytes: Uint8Array; parts: SegmentPart[]; codeLengths: Uint8Array | null; stats: SegmentStats } {
   const coded = tensors.filter((t) => t.halves !== null);
   const total = new Float64Array(256);
   for (const t of coded) for (let s = 0; s < 256; s++) total[s] += t.counts![s];
@@ -106,6 +116,7 @@ function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number
   };
   let numWeights = 0;
   let sourceBytes = 0;
+  const laterPlanes: { entry: TensorEntry; planes: Uint8Array[] }[] = [];
   for (const t of tensors) {
     if (t.halves === null) {
       t.entry.dataOffset = place(t.bytes!);
@@ -114,24 +125,39 @@ function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number
     }
     const enc = encodeTensor(t.halves, codeLengths!, chunkSize, t.counts!);
     if (enc.bitLength > 0xffffffff) throw new InvalidRequestError(`tensor ${t.info.name} needs more than 2^32 bits in one stream`);
+    const planes = splitPlanes(enc.raw);
     Object.assign(t.entry, {
       numElements: enc.numElements, chunkSize, bitLength: enc.bitLength, numWords: enc.words.length,
       indexOffset: place(new Uint8Array(enc.index.buffer)),
       wordsOffset: place(new Uint8Array(enc.words.buffer)),
-      rawOffset: place(enc.raw),
+      planeOffsets: [place(planes[0])],
     });
+    // Vectors (norms, biases) keep every plane in part 0: every rung reads them losslessly.
+    if (alwaysLossless(t.entry)) t.entry.planeOffsets!.push(place(planes[1]), place(planes[2]));
+    else laterPlanes.push({ entry: t.entry, planes });
     numWeights += enc.numElements;
     sourceBytes += t.info.byteLength;
   }
-  const bytes = new Uint8Array(alignUp(Math.max(cursor, 64)));
+  const partEnds = [alignUp(Math.max(cursor, 64))];
+  cursor = partEnds[0];
+  for (let k = 1; k < NUM_PARTS; k++) {
+    for (const p of laterPlanes) p.entry.planeOffsets!.push(place(p.planes[k]));
+    partEnds.push(cursor);
+  }
+  const bytes = new Uint8Array(cursor);
   for (const p of parts) bytes.set(p.data, p.offset);
+  const segmentParts = partEnds.map((end, k) => {
+    const start = k === 0 ? 0 : partEnds[k - 1];
+    return { length: end - start, crc32c: crc32c(bytes.subarray(start, end)) };
+  });
   const h = entropyBits(total);
   const stats: SegmentStats = {
     name, numWeights, sourceBytes, storedBytes: bytes.length, entropyBoundBits: numWeights > 0 ? 8 + h : 0,
     bitsPerWeight: numWeights > 0 ? (bytes.length * 8) / numWeights : 0,
+    partBytes: segmentParts.map((p) => p.length),
   };
   if (codeLengths !== null) codedBits(total, codeLengths); // throws if a symbol lacks a code
-  return { bytes, codeLengths, stats };
+  return { bytes, parts: segmentParts, codeLengths, stats };
 }
 
 /** Converts `hfDir` to `outPath`. Throws InvalidRequestError for F32 checkpoints without a cast/keep choice. */
@@ -172,7 +198,7 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
       const built = buildSegment(name, prepared, chunkSize);
       for (const p of prepared) entries.set(p.info.name, { ...p.entry, segment: i });
       writeAll(fd, built.bytes, offset);
-      segments.push({ name, offset, length: built.bytes.length, crc32c: crc32c(built.bytes), codeLengths: built.codeLengths });
+      segments.push({ name, offset, length: built.bytes.length, parts: built.parts, codeLengths: built.codeLengths });
       stats.push(built.stats);
       offset += built.bytes.length;
       options.onProgress?.(i + 1, segmentNames.length);
@@ -181,7 +207,8 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
     const metadata: EwmMetadata = {
       format: 'edgewise-ewm', version: EWM_VERSION, config: configJson, files,
       chatTemplate: chatTemplateSource(tokenizerConfig, files['chat_template.jinja'] ?? null, join(hfDir, 'tokenizer_config.json')),
-      codec: { name: 'huff8', version: 1, chunkSize, maxCodeLength: MAX_CODE_LENGTH },
+      codec: { name: 'huff8', version: CODEC_VERSION, chunkSize, maxCodeLength: MAX_CODE_LENGTH },
+      precisions: PRECISIONS.map((r) => r.name),
       segments,
       tensors: infos.map((t) => entries.get(t.name)!),
       safetensors: checkpoint.files.map((f) => ({
@@ -200,6 +227,7 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
       containerBytes: fileLength,
       segments: stats,
       bitsPerWeight: weights > 0 ? stats.reduce((a, s) => a + (s.numWeights > 0 ? s.storedBytes * 8 : 0), 0) / weights : 0,
+      rungBitsPerWeight: Object.fromEntries(PRECISIONS.map((r) => [r.name, weights > 0 ? stats.reduce((a, s) => a + (s.numWeights > 0 ? s.partBytes.slice(0, r.planes).reduce((x, y) => x + y, 0) * 8 : 0), 0) / weights : 0])),
       entropyBoundBits: weights > 0 ? stats.reduce((a, s) => a + s.entropyBoundBits * s.numWeights, 0) / weights : 0,
     };
   } finally {

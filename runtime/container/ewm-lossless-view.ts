@@ -1,0 +1,58 @@
+// The lossless store in the version-1 layout (index, stream, interleaved sign+mantissa bytes), for the webgpu backend.
+
+import { alignUp, type EwmMetadata, type SegmentEntry, type TensorEntry } from './ewm-format.js';
+import { EwmFile } from './ewm-reader.js';
+
+/** Interleaved raw bytes (sign + 7 mantissa bits) rejoined from all three planes. */
+function joinRaw(planes: Uint8Array[], n: number): Uint8Array {
+  const [a, b, c] = planes;
+  const raw = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    raw[i] = (((a[i >>> 2] >>> (2 * (i & 3))) & 3) << 6) | (((b[i >>> 2] >>> (2 * (i & 3))) & 3) << 4) | ((c[i >>> 1] >>> (4 * (i & 1))) & 15);
+  }
+  return raw;
+}
+
+/**
+ * NOTE: the WGSL decoder (kernels/webgpu, another owner) reads one interleaved sign+mantissa
+ * byte per weight at `rawOffset`, the version-1 layout. Rather than change it, the GPU backend
+ * gets this lossless view: every segment rebuilt once at load in that layout (same codebooks,
+ * same streams), with tensor entries pointing into it. The GPU therefore serves only the
+ * lossless rung (docs/adaptive.md). The view owns no file descriptor.
+ */
+export function losslessV1View(file: EwmFile, segments: readonly Uint8Array[]): { file: EwmFile; segments: Uint8Array[] } {
+  const tensors: TensorEntry[] = [];
+  const outSegments: Uint8Array[] = [];
+  const segEntries: SegmentEntry[] = file.metadata.segments.map((seg, i) => {
+    const own = file.metadata.tensors.filter((t) => t.segment === i);
+    const src = segments[i];
+    const pieces: { offset: number; data: Uint8Array }[] = [];
+    let cursor = 0;
+    const place = (data: Uint8Array): number => {
+      const offset = cursor;
+      pieces.push({ offset, data });
+      cursor = alignUp(offset + data.byteLength);
+      return offset;
+    };
+    for (const t of own) {
+      if (t.codec === 'raw') {
+        tensors.push({ ...t, dataOffset: place(src.subarray(t.dataOffset!, t.dataOffset! + t.byteLength!)) });
+        continue;
+      }
+      const view = file.planedView(t, src);
+      const entry: TensorEntry = { ...t, planeOffsets: undefined };
+      entry.indexOffset = place(new Uint8Array(view.index.buffer, view.index.byteOffset, view.index.byteLength));
+      entry.wordsOffset = place(new Uint8Array(view.words.buffer, view.words.byteOffset, view.words.byteLength));
+      entry.rawOffset = place(joinRaw(view.planes, t.numElements!));
+      tensors.push(entry);
+    }
+    const bytes = new Uint8Array(alignUp(Math.max(cursor, 64)));
+    for (const p of pieces) bytes.set(p.data, p.offset);
+    outSegments.push(bytes);
+    return { ...seg, length: bytes.length, parts: [{ length: bytes.length, crc32c: 0 }] };
+  });
+  const order = new Map(file.metadata.tensors.map((t, i) => [t.name, i]));
+  tensors.sort((x, y) => order.get(x.name)! - order.get(y.name)!);
+  const metadata: EwmMetadata = { ...file.metadata, segments: segEntries, tensors };
+  return { file: EwmFile.detached(file.path, file.header, metadata), segments: outSegments };
+}
