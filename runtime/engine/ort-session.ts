@@ -26,6 +26,10 @@ export function sessionOptions(threads: number | undefined): ort.InferenceSessio
     // 0 lets onnxruntime pick (one per physical core).
     intraOpNumThreads: threads ?? 0,
     logSeverityLevel: 3,
+    // NOTE: onnxruntime's intra-op threads spin-wait after each run by default. Between runs
+    // the native decode step (and the server's own thread) need those cores: with spinning on,
+    // a profile of serve-bench at 16 streams put over half the process's CPU in onnxruntime.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
 
@@ -64,7 +68,7 @@ let native: NativeBinding | null | undefined;
  */
 export async function createSession(bytes: Uint8Array, threads: number | undefined, what: string, tuning: { prepack?: boolean } = {}): Promise<GraphSession> {
   const options: ort.InferenceSession.SessionOptions = sessionOptions(threads);
-  if (tuning.prepack === false) options.extra = { session: { disable_prepacking: '1' } };
+  if (tuning.prepack === false) options.extra = { session: { ...(options.extra as { session: object }).session, disable_prepacking: '1' } };
   try {
     if (native === undefined) native = loadNativeBinding();
     if (native !== null) {
