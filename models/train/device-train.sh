@@ -46,14 +46,14 @@ for f in "$WORK/train.bin" "$WORK/heldout.bin" models/train/train.py models/trai
 done
 note="device $DEVICE"
 if [ "$DEVICE" = cuda ] && command -v nvidia-smi >/dev/null; then
-  gpu=$(timeout 10 nvidia-smi --query-gpu=name,memory.total,compute_mode --format=csv,noheader 2>/dev/null | head -1)
+  gpu=$(timeout 5 nvidia-smi --query-gpu=name,memory.total,compute_mode --format=csv,noheader 2>/dev/null | head -1)
   echo "gpu: $gpu"
   note="$gpu"
   case "$gpu" in
     *Exclusive*) SWEEP="d20-e30:0.2:30:explicit"; echo "GPU in an exclusive compute mode: one run only ($SWEEP)";;
   esac
 fi
-"$PYTHON" -c 'import torch, numpy; print("torch", torch.__version__, "cuda", torch.version.cuda, "numpy", numpy.__version__)'
+ls -l "$WORK/train.bin" "$WORK/heldout.bin"
 echo "sweep: $SWEEP; budget ${MAX_SECONDS}s per run; batch ${BATCH}x${SEQ_LEN}"
 
 pids=()
@@ -72,9 +72,10 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 echo "training done after $(( $(date +%s) - t0 ))s"
 for spec in $SWEEP; do
   name=${spec%%:*}
-  echo "--- $name"; grep -E '"plan"|time guard|Error|error' "$RUNS/$name/console.txt" | head -5; tail -n 1 "$RUNS/$name/console.txt" | cut -c1-400
+  echo "--- $name"; head -n 1 "$RUNS/$name/console.txt" | cut -c1-300
+  grep -E '"plan"|time guard|sdpa|Error|error' "$RUNS/$name/console.txt" | head -5 | cut -c1-400; tail -n 1 "$RUNS/$name/console.txt" | cut -c1-400
 done
-timeout 20 "$PYTHON" models/train/select-run.py --runs "$RUNS" --out "$OUT" --note "$note; script $(( $(date +%s) - t0 ))s"
+timeout 15 "$PYTHON" models/train/select-run.py --runs "$RUNS" --out "$OUT" --note "$note; script $(( $(date +%s) - t0 ))s"
 rc=$?
 echo "device-train.sh finished in $(( $(date +%s) - t0 ))s (select-run rc $rc)"
 ls -l "$OUT"

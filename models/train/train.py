@@ -367,7 +367,8 @@ def main():
         stable_until = time.mktime(time.struct_time((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0, 0, 0, 0))) - time.timezone
     if not (total_steps or stable_until or args.max_seconds):
         ap.error("give --steps N (and --decay-start D), --stable-until HH:MM or --max-seconds T")
-    print(f"device {device} amp {args.amp or 'fp32'} attention {'sdpa' if sdpa else 'explicit'} dropout {args.dropout} "
+    print(f"torch {torch.__version__} numpy {np.__version__} device {device}"
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''} amp {args.amp or 'fp32'} attention {'sdpa' if sdpa else 'explicit'} dropout {args.dropout} "
           f"batch {args.batch}x{args.seq_len} train tokens {train_tokens} validation tokens {sum(len(v) for v in val_spans)} "
           f"startup {started - T0:.1f}s", flush=True)
 
