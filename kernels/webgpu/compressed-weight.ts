@@ -48,7 +48,7 @@ export function tryFusedProduct(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
   w: CompressedWeight,
-  a: { x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number },
+  a: { x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; accumulate: boolean },
 ): boolean {
   if (w.mode !== 'fused' || a.m > FUSED_MAX_ROWS || w.tensor.dtype !== 'BF16') return false;
   if (w.fine && fineFusedSupported(w.tensor, a.k)) fusedHuff8GemvFine(rt, enc, { ...a, t: w.tensor, index: w.fine, err: w.err });

@@ -35,26 +35,31 @@ for (const subgroups of [true, false]) {
     };
 
     for (const format of ['f32', 'bf16'] as const) {
-      for (const [m, n, k, withBias, kernel] of [
-        [1, 67, 96, false, 'gemv'],
-        [2, 19, 2056, true, 'gemv'],
-        [3, 40, 130, true, 'gemv'],
-        [8, 33, 64, false, 'gemv'],
-        [37, 45, 70, true, 'gemm'],
-        [5, 64, 48, false, 'gemm'],
-        [11, 70, 36, true, 'naive'],
+      for (const [m, n, k, withBias, kernel, accumulate] of [
+        [1, 67, 96, false, 'gemv', false],
+        [2, 19, 2056, true, 'gemv', true],
+        [3, 40, 130, true, 'gemv', false],
+        [8, 33, 64, false, 'gemv', true],
+        [37, 45, 70, true, 'gemm', true],
+        [5, 64, 48, false, 'gemm', false],
+        [11, 70, 36, true, 'naive', false],
+        [4, 21, 40, false, 'naive', true],
       ] as const) {
-        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''} (${kernel})`, async (t) => {
+        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''}${accumulate ? ' y+=' : ''} (${kernel})`, async (t) => {
           if (!ready(t)) return;
           const x = randUniform(prng, m * k);
           const wBits = format === 'bf16' ? randBf16(prng, n * k) : null;
           const w = wBits ? bf16ToF32(wBits) : randUniform(prng, n * k);
           const bias = withBias ? randUniform(prng, n) : null;
-          const y = out(m * n);
+          // Accumulating products start from fresh random y (the residual), others from poison.
+          const y0 = accumulate ? randUniform(prng, m * n) : null;
+          const y = y0 ? rt.upload(y0) : out(m * n);
           rt.run((enc) =>
-            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k }, { kernel }),
+            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k, accumulate }, { kernel }),
           );
-          assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `matmul seed=${seed}`, 1e-5, 1e-4);
+          const want = matmulRef(x, w, m, n, k, bias);
+          if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+          assertClose(await rt.readF32(y, m * n), want, `matmul seed=${seed}`, 1e-5, 1e-4);
         });
       }
       it(`gather ${format}`, async (t) => {

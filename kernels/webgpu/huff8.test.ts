@@ -167,12 +167,12 @@ describe('huff8 WGSL decoder', () => {
     assert.ok((await gpuDecodeFine(tensor, badAux, 'pairs')).errors > 0, 'fine decode: shifted sub-chunk start not flagged');
   });
 
-  for (const [n, k, m, chunk, withBias] of [
-    [40, 96, 1, 256, false], // chunks span several rows
-    [6, 600, 3, 256, true], // rows span several chunks, k not a multiple of the chunk
-    [24, 512, 8, 512, false],
+  for (const [n, k, m, chunk, withBias, accumulate] of [
+    [40, 96, 1, 256, false, false], // chunks span several rows
+    [6, 600, 3, 256, true, true], // rows span several chunks, k not a multiple of the chunk; y += (residual)
+    [24, 512, 8, 512, false, false],
   ] as const) {
-    it(`fused decode + GEMV n=${n} k=${k} m=${m} chunk=${chunk}`, async (t) => {
+    it(`fused decode + GEMV n=${n} k=${k} m=${m} chunk=${chunk}${accumulate ? ' y+=' : ''}`, async (t) => {
       if (!ready(t)) return;
       const bits = gaussianBf16(n * k, 0.05, seed + n);
       const { t: tensor, enc, lengths } = upload(bits, 'BF16', chunk);
@@ -180,13 +180,16 @@ describe('huff8 WGSL decoder', () => {
       decodeTensor(enc, lengths, 'BF16', w);
       const x = randUniform(prng, m * k);
       const bias = withBias ? randUniform(prng, n) : null;
-      const y = rt.buffer(m * n * 4);
-      poison(rt, y);
+      const y0 = accumulate ? randUniform(prng, m * n) : null;
+      const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
+      if (!y0) poison(rt, y);
       const partials = rt.buffer(fusedPartialBytes(tensor, k, m));
       poison(rt, partials);
       const err = rt.upload(new Uint32Array(4));
-      rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, partials, err }));
-      assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `fused seed=${seed}`, 1e-5, 1e-4);
+      rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, partials, err, accumulate }));
+      const want = matmulRef(x, w, m, n, k, bias);
+      if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+      assertClose(await rt.readF32(y, m * n), want, `fused seed=${seed}`, 1e-5, 1e-4);
       assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
     });
   }
@@ -203,13 +206,13 @@ describe('huff8 fine fused decode + GEMV', () => {
       if (gpu) rt = new KernelRuntime(gpu);
     });
     after(() => gpu?.destroy());
-    for (const [n, k, m, chunk, withBias] of [
-      [40, 64, 1, 256, false], // 2 sub-chunks per row: 128 rows per tile, no subgroup reduction
-      [70, 1024, 3, 256, true], // 32 per row; rows of a tile past n
-      [9, 4096, 8, 512, false], // 128 per row
-      [3, 16384, 2, 4096, true], // 512 per row: each invocation decodes two sub-chunks
+    for (const [n, k, m, chunk, withBias, accumulate] of [
+      [40, 64, 1, 256, false, false], // 2 sub-chunks per row: 128 rows per tile, no subgroup reduction
+      [70, 1024, 3, 256, true, true], // 32 per row; rows of a tile past n; y += (residual)
+      [9, 4096, 8, 512, false, false], // 128 per row
+      [3, 16384, 2, 4096, true, false], // 512 per row: each invocation decodes two sub-chunks
     ] as const) {
-      it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
+      it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''}${accumulate ? ' y+=' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
         if (!gpu) return t.skip(NO_GPU_MESSAGE);
         const bits = gaussianBf16(n * k, 0.05, seed + n);
         const lengths = codebookFor(symbolHistogram(bits));
@@ -233,13 +236,16 @@ describe('huff8 fine fused decode + GEMV', () => {
         const err = rt.upload(new Uint32Array(4));
         const index = { aux: rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
         poison(rt, index.aux);
-        const y = rt.buffer(m * n * 4);
-        poison(rt, y);
+        const y0 = accumulate ? randUniform(prng, m * n) : null;
+        const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
+        if (!y0) poison(rt, y);
         rt.run((e) => {
           buildFineIndex(rt, e, tensor, index, err);
-          fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, err });
+          fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, err, accumulate });
         });
-        assertClose(await rt.readF32(y, m * n), matmulRef(x, w, m, n, k, bias), `fine fused seed=${seed}`, 1e-5, 1e-4);
+        const want = matmulRef(x, w, m, n, k, bias);
+        if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+        assertClose(await rt.readF32(y, m * n), want, `fine fused seed=${seed}`, 1e-5, 1e-4);
         assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
       });
     }

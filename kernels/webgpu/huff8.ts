@@ -121,7 +121,7 @@ export const FUSED_MAX_ROWS = 8;
 export function fusedHuff8Gemv(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
-  a: { t: Huff8Tensor; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; partials: GPUBuffer; err: GPUBuffer },
+  a: { t: Huff8Tensor; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; partials: GPUBuffer; err: GPUBuffer; accumulate?: boolean },
 ): void {
   if (a.m > FUSED_MAX_ROWS) throw new RangeError(`fused huff8 GEMV takes at most ${FUSED_MAX_ROWS} rows, got ${a.m}`);
   if (a.n * a.k !== a.t.numElements) throw new RangeError(`fused huff8 GEMV: ${a.n}x${a.k} does not match ${a.t.numElements} elements`);
@@ -129,7 +129,7 @@ export function fusedHuff8Gemv(
   const mb = a.m;
   const gemv = rt.pipeline('huff8-gemv', { MB: mb });
   rt.dispatch(enc, gemv, [huff8Params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / DECODE_WG)));
-  const reduce = rt.pipeline('huff8-reduce', { MB: mb, HAS_BIAS: a.bias !== null });
+  const reduce = rt.pipeline('huff8-reduce', { MB: mb, HAS_BIAS: a.bias !== null, ACCUMULATE: a.accumulate ?? false });
   const bindings = [rt.uniform([a.n, a.k, a.m, a.t.chunkSize, slots, 0, 0, 0]), a.partials, a.y];
   if (a.bias) bindings.push(a.bias);
   rt.dispatch(enc, reduce, bindings, grid(Math.ceil(a.n / 64)));

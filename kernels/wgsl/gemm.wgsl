@@ -1,4 +1,4 @@
-// Tiled GEMM for prefill: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias); 32x32 output tile per workgroup, 4x4 per invocation, f32 accumulation.
+// Tiled GEMM for prefill: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or y += that (ACCUMULATE); 32x32 output tile per workgroup, 4x4 per invocation, f32 accumulation.
 
 struct Params {
   n: u32,
@@ -68,7 +68,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 #if HAS_BIAS
         t += bias[gn];
 #endif
+#if ACCUMULATE
+        y[gm * p.n + gn] += t;
+#else
         y[gm * p.n + gn] = t;
+#endif
       }
     }
   }

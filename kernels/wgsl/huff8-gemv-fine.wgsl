@@ -1,6 +1,6 @@
 // Fused huff8 decode + GEMV through the fine index (batch <= MB, BF16, k a power-of-two multiple of 32): each invocation
 // decodes 32 weights of one row in registers, multiplies them with x, and the row's invocations reduce in workgroup
-// memory (subgroupAdd where a row spans whole subgroups); one dispatch, no partial-sum buffer. W is [n, k] row-major.
+// memory (subgroupAdd where a row spans whole subgroups); one dispatch, no partial-sum buffer; y += with ACCUMULATE. W is [n, k] row-major.
 #if SUBGROUPS
 enable subgroups;
 #endif
@@ -115,7 +115,11 @@ fn main(
 #if HAS_BIAS
           total += bias[row];
 #endif
+#if ACCUMULATE
+          y[m * rows + row] += total;
+#else
           y[m * rows + row] = total;
+#endif
         }
       }
     }

@@ -1,4 +1,4 @@
-// Second pass of the fused decode + GEMV: y[m, n] = sum of the partials of every chunk overlapping row n (+ bias).
+// Second pass of the fused decode + GEMV: y[m, n] = sum of the partials of every chunk overlapping row n (+ bias), or y += that (ACCUMULATE).
 
 struct Params {
   n: u32,
@@ -36,9 +36,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   for (var m = 0u; m < p.m; m++) {
 #if HAS_BIAS
-    y[m * p.n + row] = acc[m] + bias[row];
+    let t = acc[m] + bias[row];
 #else
-    y[m * p.n + row] = acc[m];
+    let t = acc[m];
+#endif
+#if ACCUMULATE
+    y[m * p.n + row] += t;
+#else
+    y[m * p.n + row] = t;
 #endif
   }
 }

@@ -1,4 +1,4 @@
-// Barrier-free matmul for software adapters: one invocation per output y[m, n] = sum_k x[m, k] * W[n, k] (+ bias).
+// Barrier-free matmul for software adapters: one invocation per output y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or y += that (ACCUMULATE).
 // NOTE: SwiftShader runs invocations as SIMD lanes on the CPU and pays heavily per workgroup barrier;
 // this plain form is ~100x faster there than the tiled/reduction kernels hardware GPUs want.
 
@@ -31,5 +31,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #if HAS_BIAS
   acc += bias[n];
 #endif
+#if ACCUMULATE
+  y[m * p.n + n] += acc;
+#else
   y[m * p.n + n] = acc;
+#endif
 }

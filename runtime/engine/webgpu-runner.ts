@@ -10,7 +10,7 @@ import { GpuError, KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js'
 import { matmul, type MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import { gather, rmsnorm } from '../../kernels/webgpu/norm-gather.js';
 import { attention, kvStore, META_STRIDE, rope } from '../../kernels/webgpu/attention.js';
-import { addInPlace, siluMul } from '../../kernels/webgpu/elementwise.js';
+import { siluMul } from '../../kernels/webgpu/elementwise.js';
 import { GpuKvPool } from './webgpu-kv.js';
 import { uploadResidentWeights, type GpuWeightSource } from './webgpu-weights.js';
 import { WebgpuScratch } from './webgpu-scratch.js';
@@ -227,14 +227,13 @@ export class WebgpuRunner implements ModelRunner {
       const vCache = this.kv.values[layer];
       kvStore(rt, enc, { meta: s.meta, k: s.k, v: s.v, kCache, vCache, tokens: T, kvHeads: nKv, headDim: hd, maxLen: this.maxSeqLen });
       attention(rt, enc, { meta: s.meta, q: s.q, kCache, vCache, out: s.attn, tokens: T, heads: nH, kvHeads: nKv, headDim: hd, maxLen: this.maxSeqLen });
-      mm(enc, s.attn, L.oProj, s.tmp, L.oBias, T, H, nH * hd);
-      addInPlace(rt, enc, { x: s.hidden, y: s.tmp, count: T * H });
+      // NOTE: the residual adds ride in the o/down products (y += ...): two dispatches and barriers fewer per block.
+      matmul(rt, enc, { x: s.attn, w: L.oProj, y: s.hidden, bias: L.oBias, m: T, n: H, k: nH * hd, accumulate: true });
       rmsnorm(rt, enc, { x: s.hidden, weight: L.postAttentionNorm, y: s.xn, hidden: H, rows: T, eps });
       mm(enc, s.xn, L.gateProj, s.gate, L.gateBias, T, I, H);
       mm(enc, s.xn, L.upProj, s.up, L.upBias, T, I, H);
       siluMul(rt, enc, { gate: s.gate, up: s.up, out: s.act, count: T * I });
-      mm(enc, s.act, L.downProj, s.tmp, L.downBias, T, H, I);
-      addInPlace(rt, enc, { x: s.hidden, y: s.tmp, count: T * H });
+      matmul(rt, enc, { x: s.act, w: L.downProj, y: s.hidden, bias: L.downBias, m: T, n: H, k: I, accumulate: true });
     }
     gather(rt, enc, { ids: s.pick, idStride: 1, table: { buffer: s.hidden, format: 'f32' }, out: s.rows, hidden: H, count: R });
     rmsnorm(rt, enc, { x: s.rows, weight: this.source.finalNorm, y: s.rowsNorm, hidden: H, rows: R, eps });

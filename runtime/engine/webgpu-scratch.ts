@@ -12,7 +12,6 @@ export interface ScratchBuffers {
   k: GPUBuffer; // [T, kvHeads*hd]
   v: GPUBuffer;
   attn: GPUBuffer; // [T, heads*hd]
-  tmp: GPUBuffer; // [T, H] block outputs before the residual add
   gate: GPUBuffer; // [T, I]
   up: GPUBuffer;
   act: GPUBuffer;
@@ -54,7 +53,6 @@ export class WebgpuScratch {
       k: f(t * nKv * hd, 'k'),
       v: f(t * nKv * hd, 'v'),
       attn: f(t * nH * hd, 'attn'),
-      tmp: f(t * H, 'tmp'),
       gate: f(t * I, 'gate'),
       up: f(t * I, 'up'),
       act: f(t * I, 'act'),
