@@ -1,4 +1,4 @@
-// Decode tokens/s against memory budget (10%..100%): lossless full depth and the governor's choice, vs naive and uncompressed.
+// Decode tokens/s against memory budget (10%..100%): lossless full depth and the governor's (depth, precision), vs naive and uncompressed.
 //
 //   node dist/bench/adaptive-bench.js [model.ewm] [--hf models/default] [--rounds 5] [--steps 32] [--quality balanced]
 // Without a container, converts models/default and calibrates it on 2048 held-out tokens first.
@@ -8,15 +8,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrtRunner } from '../runtime/engine/ort-runner.js';
-import type { LayerWeights, ModelRunner, WeightProvider } from '../runtime/engine/runner-types.js';
+import type { ModelRunner, WeightProvider } from '../runtime/engine/runner-types.js';
 import { EwmWeightProvider } from '../runtime/container/ewm-weights.js';
 import { convertToEwm } from '../runtime/container/ewm-writer.js';
 import { loadModel, loadTokenizerAndTemplate } from '../runtime/model/load-model.js';
 import { calibrateContainer } from '../runtime/calibration/calibrate.js';
 import { readCalibration } from '../runtime/calibration/ewm-calibration-store.js';
 import { BlockCache } from '../runtime/memory/block-cache.js';
-import { CachedWeightProvider, blockBytes } from '../runtime/memory/cached-weights.js';
+import { blockBytes, type CachedEntry } from '../runtime/memory/cached-weights.js';
+import { budgetedWeights, servedPrecisions } from '../runtime/memory/budgeted-weights.js';
 import { Governor, type Quality } from '../runtime/memory/governor.js';
+import type { PrecisionName } from '../runtime/container/precision.js';
 import { lineChart } from './adaptive-svg.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -33,7 +35,8 @@ interface Config {
   runner: ModelRunner;
   layerIndices: number[] | undefined;
   depth: number;
-  cache: BlockCache<LayerWeights> | null;
+  precision: string;
+  cache: BlockCache<CachedEntry> | null;
   tokensPerSec: number[];
   /** Process CPU ms per decoded token, per round. */
   cpuMsPerToken: number[];
@@ -87,31 +90,39 @@ async function main(): Promise<void> {
     const cal = readCalibration(ewm);
     const full = config.numLayers * blockBytes(config);
     const tokens = PROMPT.length + 3 + steps;
+    const probe = EwmWeightProvider.open(ewm, config, { threads: 1 });
     const govOpts = {
       numLayers: config.numLayers, ranking: cal.layerImportance?.ranking ?? null, qualityTable: cal.qualityTables, blockBytes: blockBytes(config),
-      kvBytesPerTokenLayer: 2 * config.numKvHeads * config.headDim * 4, maxSeqLen: 512, defaultQuality: quality,
+      precisions: servedPrecisions(probe), kvBytesPerTokenLayer: 2 * config.numKvHeads * config.headDim * 4, maxSeqLen: 512, defaultQuality: quality,
+    };
+    probe.close();
+    // NOTE: like the engine, the budget covers the compressed store too: segments live in the same cache, the rest is read from the file.
+    const budgeted = (cache: BlockCache<CachedEntry>, precision: string) => {
+      const { weights } = budgetedWeights(EwmWeightProvider.open(ewm!, config, { threads: 1 }), cache);
+      weights.selectPrecision(precision as PrecisionName);
+      return weights;
     };
     const uncompressed = await loadModel(hf);
     const configs: Config[] = [];
-    const add = async (name: string, weights: WeightProvider, budgetFraction: number | null, layerIndices: number[] | undefined, cache: BlockCache<LayerWeights> | null) => {
-      const c = { name, budgetFraction, runner: await createOrtRunner(weights, { maxSeqLen: 512, threads: 1 }), layerIndices, depth: layerIndices?.length ?? config.numLayers, cache, tokensPerSec: [], cpuMsPerToken: [] };
+    const add = async (name: string, weights: WeightProvider, budgetFraction: number | null, layerIndices: number[] | undefined, cache: BlockCache<CachedEntry> | null, precision = 'bf16') => {
+      const c = { name, budgetFraction, runner: await createOrtRunner(weights, { maxSeqLen: 512, threads: 1 }), layerIndices, depth: layerIndices?.length ?? config.numLayers, precision, cache, tokensPerSec: [], cpuMsPerToken: [] };
       configs.push(c);
       return c;
     };
     const base = await add('uncompressed', uncompressed.weights, null, undefined, null);
     const naive = await add('naive (decode every block every step)', EwmWeightProvider.open(ewm, config, { threads: 1 }), null, undefined, null);
-    const choices: { fraction: number; depth: number; why: string }[] = [];
+    const choices: { fraction: number; depth: number; precision: string; why: string }[] = [];
     for (let k = 1; k <= 10; k++) {
       const fraction = k / 10;
       // NOTE: x% budget = x% of all decoded blocks plus this request's KV cache, so 100% holds every block.
       const budget = Math.round(full * fraction) + new Governor(govOpts, 0).kvBytes(config.numLayers, tokens);
       const g = new Governor(govOpts, budget);
-      const fullCache = new BlockCache<LayerWeights>(budget - g.kvBytes(config.numLayers, tokens));
-      await add(`full depth @${k * 10}%`, new CachedWeightProvider(EwmWeightProvider.open(ewm, config, { threads: 1 }), fullCache), fraction, undefined, fullCache);
+      const fullCache = new BlockCache<CachedEntry>(budget - g.kvBytes(config.numLayers, tokens));
+      await add(`full depth @${k * 10}%`, budgeted(fullCache, 'bf16'), fraction, undefined, fullCache);
       const d = g.admit('bench', undefined, tokens, { running: 0, waiting: 0, maxBatch: 8 });
-      choices.push({ fraction, depth: d.choice.depth, why: d.choice.why });
-      const govCache = new BlockCache<LayerWeights>(g.cacheCapacity());
-      await add(`governor @${k * 10}%`, new CachedWeightProvider(EwmWeightProvider.open(ewm, config, { threads: 1 }), govCache), fraction, d.layerIndices, govCache);
+      choices.push({ fraction, depth: d.choice.depth, precision: d.choice.precision, why: d.choice.why });
+      const govCache = new BlockCache<CachedEntry>(g.cacheCapacity());
+      await add(`governor @${k * 10}%`, budgeted(govCache, d.choice.precision), fraction, d.layerIndices, govCache, d.choice.precision);
     }
     // Validate, then time: the cached full-depth path at 100% must give the uncached logits bit for bit.
     const want = await firstLogits(naive.runner);
@@ -121,8 +132,9 @@ async function main(): Promise<void> {
     // Single-thread tokens/s from the least CPU time per token over the rounds.
     const rate = (c: Config) => 1000 / Math.min(...c.cpuMsPerToken);
     const rows = configs.map((c) => ({
-      name: c.name, budgetFraction: c.budgetFraction, depth: c.depth, cpuTokensPerSec: rate(c), cpuMsPerToken: c.cpuMsPerToken,
-      wallTokensPerSecBest: best(c.tokensPerSec), wallTokensPerSec: c.tokensPerSec, cachedBlocks: c.cache?.stats().entries ?? null,
+      name: c.name, budgetFraction: c.budgetFraction, depth: c.depth, precision: c.precision, cpuTokensPerSec: rate(c), cpuMsPerToken: c.cpuMsPerToken,
+      wallTokensPerSecBest: best(c.tokensPerSec), wallTokensPerSec: c.tokensPerSec,
+      cachedBlocks: c.cache?.countWhere((k) => !k.startsWith('seg/')).entries ?? null, heldSegments: c.cache?.countWhere((k) => k.startsWith('seg/')).entries ?? null,
     }));
     const result = { model: ewm, decodedBlocksBytes: full, steps, rounds, quality, loadavg: loadavg(), choices, rows, ratioAt100: rate(configs.find((c) => c.name === 'full depth @100%')!) / rate(base) };
     writeFileSync(join(root, 'bench/results/adaptive-bench.json'), JSON.stringify(result, null, 1));
@@ -131,16 +143,16 @@ async function main(): Promise<void> {
       title: `Decode tokens/s vs memory budget (batch 1, 1 thread, ${config.numLayers} blocks)`, xLabel: 'budget, % of all blocks decoded (fp32) + KV cache', yLabel: 'tokens/s (1000 / CPU ms per token)',
       series: [
         { name: 'lossless, full depth', points: pts('full depth') },
-        { name: `governor (${quality})`, points: pts('governor') },
+        { name: `governor (${quality}; labels: depth/precision)`, points: pts('governor'), labels: choices.map((c) => `${c.depth}/${c.precision}`) },
         { name: 'uncompressed', points: [[10, rate(base)], [100, rate(base)]], reference: true },
         { name: 'naive decode every step', points: [[10, rate(naive)], [100, rate(naive)]], reference: true },
       ],
     }));
     console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${rounds} interleaved rounds × ${steps} decode steps, 1 thread; least CPU ms/token and best wall tok/s`);
     for (const row of rows) {
-      console.log(`${row.name.padEnd(40)} depth ${row.depth}  ${row.cpuTokensPerSec.toFixed(1).padStart(7)} tok/s by CPU (${Math.min(...row.cpuMsPerToken).toFixed(2)} ms/token)  wall best ${row.wallTokensPerSecBest.toFixed(1).padStart(6)}  cached blocks ${row.cachedBlocks ?? '-'}`);
+      console.log(`${row.name.padEnd(40)} depth ${row.depth} ${row.precision.padEnd(5)} ${row.cpuTokensPerSec.toFixed(1).padStart(7)} tok/s by CPU (${Math.min(...row.cpuMsPerToken).toFixed(2)} ms/token)  wall best ${row.wallTokensPerSecBest.toFixed(1).padStart(6)}  cached blocks ${row.cachedBlocks ?? '-'}, held segments ${row.heldSegments ?? '-'}`);
     }
-    for (const c of choices) console.log(`governor @${(c.fraction * 100).toFixed(0)}%: depth ${c.depth} (${c.why})`);
+    for (const c of choices) console.log(`governor @${(c.fraction * 100).toFixed(0)}%: depth ${c.depth} ${c.precision} (${c.why})`);
     console.log(`full depth at 100% budget / uncompressed = ${result.ratioAt100.toFixed(3)}`);
     for (const c of configs) await c.runner.dispose();
   } finally {

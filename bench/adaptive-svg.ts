@@ -5,6 +5,10 @@ export interface Series {
   points: [number, number][];
   /** Dashed horizontal reference instead of a polyline (points[0][1] is its value). */
   reference?: boolean;
+  /** Optional text beside each point (same order as points). */
+  labels?: string[];
+  /** Dashed polyline (e.g. a lower precision rung beside the lossless one). */
+  dashed?: boolean;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
@@ -53,10 +57,14 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
       const y = sy(s.points[0][1]);
       parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="${c}" stroke-dasharray="6 4"/>`);
     } else {
-      parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ')}"/>`);
+      parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 3"' : ''} points="${s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ')}"/>`);
       for (const p of s.points) parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${c}"/>`);
+      s.labels?.forEach((label, k) => {
+        const p = s.points[k];
+        if (p !== undefined) parts.push(`<text x="${sx(p[0]).toFixed(1)}" y="${(sy(p[1]) - 7).toFixed(1)}" text-anchor="middle" font-size="9" fill="${c}">${esc(label)}</text>`);
+      });
     }
-    parts.push(`<line x1="${W - m.r + 10}" x2="${W - m.r + 30}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${c}" stroke-width="2"${s.reference ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(`<line x1="${W - m.r + 10}" x2="${W - m.r + 30}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${c}" stroke-width="2"${s.reference ? ' stroke-dasharray="6 4"' : s.dashed ? ' stroke-dasharray="4 3"' : ''}/>`);
     parts.push(`<text x="${W - m.r + 34}" y="${m.t + 14 + i * 18}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');

@@ -109,11 +109,12 @@ export class EwmFile {
    * Reads parts 0..numParts-1 of segment `index` (one positional read of a prefix) and checks
    * their CRC-32C. A lower rung reads only the planes it keeps.
    */
-  readSegmentPrefix(index: number, numParts: number): Uint8Array {
+  readSegmentPrefix(index: number, numParts: number, scratch?: ArrayBuffer): Uint8Array {
     const seg = this.metadata.segments[index];
     if (seg === undefined) throw new RangeError(`segment ${index} out of range`);
-    // A fresh ArrayBuffer keeps offset 0 at 64-byte alignment for the u32 views.
-    const bytes = new Uint8Array(new ArrayBuffer(this.prefixBytes(index, numParts)));
+    const length = this.prefixBytes(index, numParts);
+    // A fresh ArrayBuffer (or the caller's scratch, from offset 0) keeps 64-byte alignment for the u32 views.
+    const bytes = scratch !== undefined && scratch.byteLength >= length ? new Uint8Array(scratch, 0, length) : new Uint8Array(new ArrayBuffer(length));
     readFully(this.handle(), bytes, seg.offset, this.segmentWhere(index));
     this.checkSegment(index, bytes);
     return bytes;

@@ -160,9 +160,10 @@ export class EwmWeightProvider implements WeightProvider {
     const tensors = this.tensorsOf(layerIndex);
     const startMs = performance.now();
     const out = this.current as unknown as Record<LayerKey, Float32Array | null>;
+    const read = this.reader(rung);
     for (const t of tensors) {
       const e = this.file.tensor(t.name);
-      out[t.layerKey!] = this.decode(e, this.buffer(t.layerKey!, t.shape), planesFor(e, rung));
+      out[t.layerKey!] = this.decode(e, this.buffer(t.layerKey!, t.shape), planesFor(e, rung), read);
     }
     this.decodeStats.count++;
     this.decodeStats.totalMs += performance.now() - startMs;
@@ -184,15 +185,16 @@ export class EwmWeightProvider implements WeightProvider {
   compactAt(layerIndex: number, rung: PrecisionRung): CompactBlock {
     const startMs = performance.now();
     const tensors: CompactTensor[] = [];
+    const read = this.reader(rung);
     for (const t of this.tensorsOf(layerIndex)) {
       const e = this.file.tensor(t.name);
       const keep = planesFor(e, rung);
       const n = t.shape.reduce((a, d) => a * d, 1);
       if (e.codec === 'raw' || keep === NUM_PARTS) {
-        tensors.push({ key: t.layerKey!, symbols: null, planes: [], keep, dtype: 'BF16', values: this.decode(e, new Float32Array(n), keep) });
+        tensors.push({ key: t.layerKey!, symbols: null, planes: [], keep, dtype: 'BF16', values: this.decode(e, new Float32Array(n), keep, read) });
         continue;
       }
-      const segment = this.source(e.segment, keep);
+      const segment = read(e.segment);
       const symbols = new Uint8Array(n);
       this.file.decodeInto(e, segment, symbols, this.threads, keep);
       const planes = this.file.planedView(e, segment, keep).planes.map((p) => p.slice());
@@ -241,9 +243,22 @@ export class EwmWeightProvider implements WeightProvider {
     return buf;
   }
 
-  private decode(t: TensorEntry, out: Float32Array, keep: number): Float32Array {
-    const parts = t.codec === 'raw' || t.shape.length <= 1 ? 1 : keep;
-    this.file.decodeInto(t, this.source(t.segment, parts), out, this.threads, keep);
+  /** Reads each segment a block touches once, with the parts `rung` needs (a block's tensors share one segment). */
+  private reader(rung: PrecisionRung): (segment: number) => Uint8Array {
+    let memo: { segment: number; bytes: Uint8Array } | null = null;
+    return (segment) => {
+      if (memo?.segment !== segment) memo = { segment, bytes: this.source(segment, rung.planes) };
+      return memo.bytes;
+    };
+  }
+
+  /** Index of the segment holding block `layerIndex`. */
+  segmentOfLayer(layerIndex: number): number {
+    return this.file.tensor(this.tensorsOf(layerIndex)[0].name).segment;
+  }
+
+  private decode(t: TensorEntry, out: Float32Array, keep: number, read: (segment: number) => Uint8Array): Float32Array {
+    this.file.decodeInto(t, read(t.segment), out, this.threads, keep);
     return out;
   }
 
@@ -251,7 +266,7 @@ export class EwmWeightProvider implements WeightProvider {
     let data = this.globals.get(name);
     if (data === undefined) {
       const t = this.file.tensor(name);
-      data = this.decode(t, new Float32Array(t.shape.reduce((a, d) => a * d, 1)), NUM_PARTS);
+      data = this.decode(t, new Float32Array(t.shape.reduce((a, d) => a * d, 1)), NUM_PARTS, this.reader(LOSSLESS_RUNG));
       this.globals.set(name, data);
     }
     return data;

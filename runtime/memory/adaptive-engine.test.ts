@@ -81,8 +81,9 @@ test('the governor lowers depth under a small budget, refuses unmeetable wishes,
     assert.equal(refused.done.finishReason, 'error');
     assert.equal(refused.done.error?.kind, 'budget');
     assert.match(refused.done.error!.message, /memory budget cannot serve this request/);
-    const bad = await run(engine, req('b', { precision: 'e8m1' }));
+    const bad = await run(engine, req('b', { precision: 'e5m2' }));
     assert.equal(bad.done.error?.kind, 'invalid_request');
+    assert.match(bad.done.error!.message, /bf16, e8m3, e8m1/);
     // Eight concurrent requests at the cut budget all succeed.
     const all = await Promise.all(Array.from({ length: 8 }, (_, i) => run(engine, req(`c${i}`))));
     assert.ok(all.every((r) => r.done.finishReason === 'length' && r.ids.length === 8));

@@ -1,11 +1,16 @@
 // Worker-side glue of adaptive serving: budget → governor → per-request blocks, block cache sized to what is left.
 
-import type { LayerWeights, SequenceOptions, WeightProvider } from '../engine/runner-types.js';
+import type { WeightProvider } from '../engine/runner-types.js';
 import type { GenerationEvent, GenerationRequest } from '../worker/engine-api.js';
 import type { LoadedModel } from '../model/load-model.js';
 import { readCalibration } from '../calibration/ewm-calibration-store.js';
 import { BlockCache, type CacheStats } from './block-cache.js';
-import { CachedWeightProvider, blockBytes } from './cached-weights.js';
+import { blockBytes, type CachedEntry, type CachedWeightProvider } from './cached-weights.js';
+import { isSegmentKey, type SegmentStore, type SegmentStats } from './segment-store.js';
+import { budgetedWeights, servedPrecisions } from './budgeted-weights.js';
+import type { AdaptiveSequenceOptions } from './adaptive-runner.js';
+import { EwmWeightProvider } from '../container/ewm-weights.js';
+import { LOSSLESS, PRECISIONS, type PrecisionName } from '../container/precision.js';
 import { MemoryBudget, type MemoryProbe } from './budget.js';
 import { Governor, type AdaptiveChoice, type Quality, type QueueState } from './governor.js';
 
@@ -33,38 +38,56 @@ export interface AdaptiveState {
   budgetSource: string;
   kvReservedBytes: number;
   cache: CacheStats | null;
-  /** Bytes outside the budget: compressed store + decoded embedding/head (runtime itself not included). */
+  /** Compressed segments served from memory vs read from the .ewm (null when the store is not budgeted). */
+  segments: SegmentStats | null;
+  /** Bytes outside the budget: decoded embedding/head, one segment of read scratch, and (when not budgeted) the compressed store; the runtime itself not included. */
   fixedBytes: number;
+  /** Precision rungs served. */
+  precisions: string[];
   numLayers: number;
   calibrated: boolean;
   /** Choices of live requests by depth (metrics). */
   depthCounts: Record<string, number>;
+  /** Choices of live requests by precision. */
+  precisionCounts: Record<string, number>;
 }
 
 /**
- * NOTE: the budget governs what varies with load and memory: decoded blocks kept in the cache
- * and the KV caches of admitted requests. The compressed store, the decoded embedding/LM head
- * and the runtime are a fixed overhead (docs/adaptive.md), taken off the machine ceilings.
- * Decisions are made when a request arrives (so a refusal is immediate) and hold for its life.
+ * NOTE: the budget governs what varies with load and memory: decoded blocks kept in the cache,
+ * compressed segments held in memory (the .ewm file is the source of truth; what does not fit
+ * is read by positional reads on demand, docs/adaptive.md) and the KV caches of admitted
+ * requests. The decoded embedding/LM head, one segment of read scratch and the runtime are a
+ * fixed overhead, taken off the machine ceilings. Decisions are made when a request arrives (so
+ * a refusal is immediate) and hold for its life.
  */
 export class AdaptiveEngine {
   readonly weights: WeightProvider;
-  private readonly cache: BlockCache<LayerWeights> | null;
+  private readonly cache: BlockCache<CachedEntry> | null;
+  private readonly cached: CachedWeightProvider | null;
+  private readonly segments: SegmentStore | null;
   private readonly governor: Governor;
   private readonly budget: MemoryBudget;
   private readonly choices = new Map<string, { choice: AdaptiveChoice; layerIndices: number[] | undefined }>();
   private readonly refreshSteps: number;
   private readonly fixedBytes: number;
   private readonly calibrated: boolean;
+  private readonly precisions: string[];
   private steps = 0;
 
   constructor(model: Pick<LoadedModel, 'weights' | 'format' | 'path' | 'config'>, options: AdaptiveOptions) {
     const config = model.config;
     const calibration = model.format === 'ewm' ? readCalibration(model.path) : { layerImportance: null, qualityTables: null };
     this.calibrated = calibration.layerImportance !== null;
-    const store = (model.weights as { residentBytes?: number }).residentBytes ?? 0;
+    const ewm = model.format === 'ewm' && options.cacheBlocks !== false && model.weights instanceof EwmWeightProvider ? model.weights : null;
     const globals = 4 * config.hiddenSize * (config.vocabSize * (config.tieWordEmbeddings ? 1 : 2) + 1);
-    this.fixedBytes = store + globals;
+    // Lower rungs need the container provider (compact forms, plane reads); the GPU backend serves lossless only.
+    this.precisions = ewm !== null ? PRECISIONS.map((p) => p.name) : [LOSSLESS];
+    this.cache = ewm !== null ? new BlockCache<CachedEntry>(0) : null;
+    const budgeted = ewm !== null ? budgetedWeights(ewm, this.cache!) : null;
+    this.segments = budgeted?.segments ?? null;
+    this.cached = budgeted?.weights ?? null;
+    const store = (model.weights as { residentBytes?: number }).residentBytes ?? 0;
+    this.fixedBytes = store + globals + (this.segments?.scratchBytes ?? 0);
     this.budget = new MemoryBudget({ operatorBytes: options.budgetBytes, probe: options.probe, overheadBytes: this.fixedBytes });
     this.governor = new Governor(
       {
@@ -72,15 +95,15 @@ export class AdaptiveEngine {
         ranking: calibration.layerImportance?.ranking ?? null,
         qualityTable: calibration.qualityTables,
         blockBytes: blockBytes(config),
+        precisions: ewm === null ? undefined : servedPrecisions(ewm),
         kvBytesPerTokenLayer: 2 * config.numKvHeads * config.headDim * 4,
         maxSeqLen: options.maxSeqLen,
         defaultQuality: options.defaultQuality ?? 'high',
       },
       this.budget.effectiveBytes,
     );
-    // Only a container decodes blocks; a folder's weights are already resident in fp32.
-    this.cache = model.format === 'ewm' && options.cacheBlocks !== false ? new BlockCache<LayerWeights>(this.governor.cacheCapacity()) : null;
-    this.weights = this.cache === null ? model.weights : new CachedWeightProvider(model.weights, this.cache);
+    this.weights = this.cached ?? model.weights;
+    this.resizeCache();
     this.refreshSteps = options.refreshSteps ?? 16;
     this.budget.onChange((r) => {
       this.governor.setBudget(r.effectiveBytes);
@@ -90,6 +113,11 @@ export class AdaptiveEngine {
     this.budget.start(options.refreshMs ?? 1000);
   }
 
+  /** The adaptive runner calls this before each precision group of a step (undefined = lossless). */
+  selectPrecision(precision: string | undefined): void {
+    this.cached?.selectPrecision((precision ?? LOSSLESS) as PrecisionName);
+  }
+
   /** Decides the request's depth and reserves its KV bytes; throws 'budget' / 'invalid_request'. */
   admit(req: GenerationRequest, queue: QueueState): void {
     const d = this.governor.admit(req.reqId, req.adaptive, req.promptIds.length + req.maxTokens, queue);
@@ -97,9 +125,10 @@ export class AdaptiveEngine {
     this.resizeCache();
   }
 
-  sequenceOptions(reqId: string | undefined): SequenceOptions | undefined {
+  sequenceOptions(reqId: string | undefined): AdaptiveSequenceOptions | undefined {
     const c = reqId === undefined ? undefined : this.choices.get(reqId);
-    return c?.layerIndices === undefined ? undefined : { layerIndices: c.layerIndices };
+    if (c === undefined) return undefined;
+    return { layerIndices: c.layerIndices, precision: c.choice.precision };
   }
 
   /** Adds the choice to each done event and returns the request's KV bytes to the cache. */
@@ -134,11 +163,28 @@ export class AdaptiveEngine {
   state(): AdaptiveState {
     const r = this.budget.reading;
     const depthCounts: Record<string, number> = {};
-    for (const { choice } of this.choices.values()) depthCounts[choice.depth] = (depthCounts[choice.depth] ?? 0) + 1;
+    const precisionCounts: Record<string, number> = {};
+    for (const { choice } of this.choices.values()) {
+      depthCounts[choice.depth] = (depthCounts[choice.depth] ?? 0) + 1;
+      precisionCounts[choice.precision] = (precisionCounts[choice.precision] ?? 0) + 1;
+    }
     return {
       budgetBytes: r.effectiveBytes, operatorBytes: r.operatorBytes, budgetSource: r.source, kvReservedBytes: this.governor.kvReservedBytes,
-      cache: this.cache?.stats() ?? null, fixedBytes: this.fixedBytes, numLayers: this.weights.config.numLayers, calibrated: this.calibrated, depthCounts,
+      cache: this.blockStats(), segments: this.segmentStats(), fixedBytes: this.fixedBytes,
+      precisions: this.precisions, numLayers: this.weights.config.numLayers, calibrated: this.calibrated, depthCounts, precisionCounts,
     };
+  }
+
+  /** Cache counters with entries counting decoded blocks only (usedBytes covers held segments too). */
+  private blockStats(): CacheStats | null {
+    if (this.cache === null) return null;
+    return { ...this.cache.stats(), entries: this.cache.countWhere((k) => !isSegmentKey(k)).entries };
+  }
+
+  private segmentStats(): SegmentStats | null {
+    if (this.segments === null || this.cache === null) return null;
+    const held = this.cache.countWhere(isSegmentKey);
+    return { ...this.segments.stats, entries: held.entries, bytes: held.bytes };
   }
 
   private resizeCache(): void {

@@ -57,6 +57,21 @@ export class BlockCache<V> {
     return e?.value;
   }
 
+  /** The cached value without counting a hit or miss (segment lookups keep their own counts). */
+  peek(key: string): V | undefined {
+    return this.cache?.get(key)?.value;
+  }
+
+  /** Counts a block that was decoded just in time because it did not fit. */
+  noteBypass(): void {
+    this.counters.bypasses++;
+  }
+
+  /** Drops one entry (not counted as an eviction: its owner no longer needs it). */
+  delete(key: string): void {
+    this.cache?.delete(key);
+  }
+
   has(key: string): boolean {
     return this.cache?.has(key) ?? false;
   }
@@ -106,6 +121,20 @@ export class BlockCache<V> {
         this.counters.evictions++;
       }
     }
+  }
+
+  /** Entries and bytes of the keys that satisfy `predicate`. */
+  countWhere(predicate: (key: string) => boolean): { entries: number; bytes: number } {
+    let entries = 0;
+    let bytes = 0;
+    if (this.cache !== null) {
+      for (const [k, e] of this.cache.entries()) {
+        if (!predicate(k)) continue;
+        entries++;
+        bytes += e.bytes;
+      }
+    }
+    return { entries, bytes };
   }
 
   stats(): CacheStats {

@@ -11,7 +11,7 @@ import { writeEdgeValueFolder } from '../container/ewm-test-util.js';
 import { loadTokenizerAndTemplate } from '../model/load-model.js';
 import type { LayerWeights } from '../engine/runner-types.js';
 import { BlockCache } from './block-cache.js';
-import { CachedWeightProvider, blockBytes } from './cached-weights.js';
+import { CachedWeightProvider, blockBytes, type CachedEntry } from './cached-weights.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cached-weights-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ test('decoded blocks are identical with and without the cache; hits skip decodin
   const { config } = await loadTokenizerAndTemplate(ewm);
   const plain = EwmWeightProvider.open(ewm, config, { threads: 1 });
   const one = blockBytes(config);
-  const cache = new BlockCache<LayerWeights>(one + 10); // room for exactly one block
+  const cache = new BlockCache<CachedEntry>(one + 10); // room for exactly one block
   const cached = new CachedWeightProvider(EwmWeightProvider.open(ewm, config, { threads: 1 }), cache);
   try {
     for (let step = 0; step < 3; step++) {

@@ -85,3 +85,54 @@ test('an uncalibrated container serves full depth only', () => {
   const t = new Governor({ ...base, qualityTable: null }, 1e9);
   assert.equal(t.decide({ quality: 'balanced' }, 20, { running: 9, waiting: 9, maxBatch: 1 }).choice.depth, 3);
 });
+
+const rungs = [{ name: 'bf16', blockBytes: 10_000 }, { name: 'e8m3', blockBytes: 3_750 }, { name: 'e8m1', blockBytes: 3_125 }];
+const withRungs: GovernorOptions = {
+  ...base,
+  precisions: rungs,
+  qualityTable: {
+    numTokens: 100, windowTokens: 50,
+    points: [
+      ...[[4, 10], [3, 10.4], [2, 12], [1, 19]].map(([depth, perplexity]) => ({ depth, precision: 'bf16', perplexity })),
+      ...[[4, 10.2], [3, 10.6], [2, 12.3], [1, 19.5]].map(([depth, perplexity]) => ({ depth, precision: 'e8m3', perplexity })),
+      ...[[4, 13], [3, 14], [2, 16], [1, 25]].map(([depth, perplexity]) => ({ depth, precision: 'e8m1', perplexity })),
+    ],
+  },
+};
+
+test('precision rungs: plenty of memory keeps lossless full depth; less memory trades precision before depth when the table allows', () => {
+  const kv = (d: number) => d * 64 * KV;
+  assert.deepEqual([new Governor(withRungs, 1e9).decide({ quality: 'high' }, 20, idle).choice].map((c) => [c.depth, c.precision]), [[4, 'bf16']]);
+  // Room for 4 e8m3 blocks (15 000 B) but not 4 lossless ones: high (≤ 10.5) allows (4, e8m3) at 10.2 and (3, bf16) at 10.4.
+  const g = new Governor(withRungs, 15_000 + kv(4));
+  const high = g.decide({ quality: 'high' }, 20, idle).choice;
+  assert.deepEqual([high.depth, high.precision], [4, 'e8m3']);
+  assert.match(high.why, /memory/);
+  // exact stays lossless full depth even though its blocks do not all fit.
+  assert.deepEqual([g.decide({ quality: 'exact' }, 20, idle).choice].map((c) => [c.depth, c.precision]), [[4, 'bf16']]);
+  // balanced (≤ 12.5): e8m1 never qualifies (13 at full depth); with room for ~2 lossless blocks, (4, e8m3) fits whole.
+  const b = new Governor(withRungs, 20_000 + kv(4)).decide({ quality: 'balanced' }, 20, idle).choice;
+  assert.deepEqual([b.depth, b.precision], [4, 'e8m3']);
+  // fast (≤ 20) with a long queue: cheapest allowed pair, depth 1 at e8m1 (25 > 20 is out) → (1, e8m3) at 3 750 B.
+  const busy = { running: 4, waiting: 4, maxBatch: 4 };
+  const f = new Governor(withRungs, 1e9).decide({ quality: 'fast' }, 20, busy).choice;
+  assert.deepEqual([f.depth, f.precision], [1, 'e8m3']);
+});
+
+test('precision wishes: a named rung is honoured, judged against its own full depth; unknown rungs are a 400 naming the served ones', () => {
+  const g = new Governor(withRungs, 1e9);
+  const e8m1 = g.decide({ precision: 'e8m1' }, 20, idle).choice;
+  assert.deepEqual([e8m1.depth, e8m1.precision], [4, 'e8m1']);
+  const busy = { running: 4, waiting: 4, maxBatch: 4 };
+  // high against e8m1's full depth (13 × 1.05 = 13.65): depth 3 (14) is out, so the floor stays 4.
+  assert.equal(g.decide({ precision: 'e8m1', quality: 'high' }, 20, busy).choice.depth, 4);
+  assert.equal(g.decide({ precision: 'e8m1', quality: 'fast' }, 20, busy).choice.depth, 1);
+  assert.throws(() => g.decide({ precision: 'int4' }, 20, idle), (e: unknown) => e instanceof EdgewiseError && e.kind === 'invalid_request' && /bf16, e8m3, e8m1/.test(e.message));
+  // Without a table for the rung, lower rungs run only when named.
+  const untabled = new Governor({ ...withRungs, qualityTable: base.qualityTable }, 15_000 + 4 * 64 * KV);
+  assert.equal(untabled.decide({ quality: 'high' }, 20, idle).choice.precision, 'bf16');
+  assert.equal(untabled.decide({ precision: 'e8m3' }, 20, idle).choice.precision, 'e8m3');
+  // The budget error names precision among what could be lowered.
+  const tiny = new Governor(withRungs, 100);
+  assert.throws(() => tiny.decide({ precision: 'e8m1', quality: 'exact' }, 20, idle), (e: unknown) => isBudget(e) && /precision/.test((e as Error).message));
+});

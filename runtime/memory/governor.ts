@@ -2,6 +2,7 @@
 
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { layersAtDepth, type QualityTable } from '../calibration/calibration-types.js';
+import { LOSSLESS } from '../container/precision.js';
 
 export type Quality = 'exact' | 'high' | 'balanced' | 'fast';
 export const QUALITIES: readonly Quality[] = ['exact', 'high', 'balanced', 'fast'];
@@ -11,7 +12,7 @@ export interface AdaptiveWish {
   quality?: Quality;
   /** Run at least this many blocks. */
   minDepth?: number;
-  /** A precision rung by name; this build serves only 'bf16' (lossless). */
+  /** A precision rung by name (runtime/container/precision.ts); the governor checks it is served. */
   precision?: string;
 }
 
@@ -20,24 +21,32 @@ export interface AdaptiveChoice {
   depth: number;
   numLayers: number;
   precision: string;
-  /** One sentence: which input decided the depth. */
+  /** One sentence: which input decided the depth and precision. */
   why: string;
 }
 
 /**
- * Largest perplexity, relative to full depth, that each quality accepts (when the container has
- * a quality table); without a table, the fraction of blocks kept.
+ * Largest perplexity, relative to full depth lossless, that each quality accepts (when the
+ * container has a quality table); without a table, the fraction of blocks kept (lossless only).
  */
 const PPL_RATIO: Record<Quality, number> = { exact: 1, high: 1.05, balanced: 1.25, fast: 2 };
 const DEPTH_FRACTION: Record<Quality, number> = { exact: 1, high: 1, balanced: 0.75, fast: 0.5 };
+
+/** One rung the engine serves and what one of its blocks occupies in the decoded-block cache. */
+export interface ServedPrecision {
+  name: string;
+  blockBytes: number;
+}
 
 export interface GovernorOptions {
   numLayers: number;
   /** Block indices, most important first; null = container not calibrated (full depth only). */
   ranking: number[] | null;
   qualityTable: QualityTable | null;
-  /** fp32 bytes of one decoded block (what the cache holds per block). */
+  /** fp32 bytes of one decoded lossless block (what the cache holds per block). */
   blockBytes: number;
+  /** Rungs served, highest first, with their cached block bytes; default: lossless only. */
+  precisions?: ServedPrecision[];
   /** KV bytes per token per block (2 × kvHeads × headDim × 4). */
   kvBytesPerTokenLayer: number;
   /** Longest sequence a KV cache may grow to (its capacity doubles from 64 up to this). */
@@ -59,22 +68,36 @@ export interface Decision {
   kvBytes: number;
 }
 
+/** A (depth, precision) the wish allows, with its rank by expected quality (0 = best). */
+interface Candidate {
+  depth: number;
+  precision: ServedPrecision;
+  rank: number;
+  perplexity: number | null;
+}
+
 /**
- * NOTE: policy. The wish sets a floor (exact = every block; min_depth; a quality = the
- * shallowest depth whose measured perplexity is within its ratio of full depth). Between the
- * floor and full depth the governor takes the deepest depth that (1) the free budget can hold
- * the request's KV cache for and (2) whose blocks all fit in the decoded-block cache, so that
- * no block is decoded every step; a long queue (waiting ≥ maxBatch) takes the floor. When even
- * the floor's KV cache does not fit, the request is refused with kind 'budget', never run
- * into an out-of-memory failure.
+ * NOTE: policy. The wish sets the allowed (depth, precision) pairs: `exact` = every block,
+ * lossless; a quality = the pairs whose measured perplexity is within its ratio of full depth
+ * lossless (walking down in depth per precision while every depth on the way qualifies, as the
+ * table may be non-monotone); `min_depth` raises the depth; `precision` fixes the rung. Lower
+ * rungs are offered only with a quality table (their cost in perplexity is then known) or when
+ * asked for by name. Among the allowed pairs whose KV cache fits in the free budget, the
+ * governor takes the best-quality pair whose blocks all stay decoded in the cache beside it (so
+ * no block is decoded every step); when none does, the pair with the fewest blocks left to
+ * decode just in time. A long queue (waiting ≥ maxBatch) takes the cheapest allowed pair. When
+ * even the shallowest allowed KV cache does not fit, the request is refused with kind
+ * 'budget', never run into an out-of-memory failure.
  */
 export class Governor {
   private budget: number;
   private reservedKv = 0;
   private readonly reservations = new Map<string, number>();
+  private readonly precisions: ServedPrecision[];
 
   constructor(private readonly opts: GovernorOptions, budgetBytes: number) {
     this.budget = budgetBytes;
+    this.precisions = opts.precisions ?? [{ name: LOSSLESS, blockBytes: opts.blockBytes }];
   }
 
   get budgetBytes(): number {
@@ -85,7 +108,7 @@ export class Governor {
     return this.reservedKv;
   }
 
-  /** What the decoded-block cache may hold now: the budget less the KV caches reserved. */
+  /** What the decoded-block cache (and held compressed segments) may use now: the budget less the KV caches reserved. */
   cacheCapacity(): number {
     return Math.max(0, this.budget - this.reservedKv);
   }
@@ -119,60 +142,85 @@ export class Governor {
 
   decide(wish: AdaptiveWish | undefined, tokens: number, queue: QueueState): Decision {
     const L = this.opts.numLayers;
-    if (wish?.precision !== undefined && wish.precision !== 'bf16') {
-      throw new InvalidRequestError(`precision "${wish.precision}" is not available; this model serves: bf16`, 'edgewise.precision');
+    if (wish?.precision !== undefined && !this.precisions.some((p) => p.name === wish.precision)) {
+      throw new InvalidRequestError(`precision "${wish.precision}" is not available; this model serves: ${this.precisions.map((p) => p.name).join(', ')}`, 'edgewise.precision');
     }
     if (wish?.minDepth !== undefined && (!Number.isInteger(wish.minDepth) || wish.minDepth < 1 || wish.minDepth > L)) {
       throw new InvalidRequestError(`edgewise.min_depth must be an integer in 1..${L}, got ${wish.minDepth}`, 'edgewise.min_depth');
     }
     const quality = wish?.quality ?? this.opts.defaultQuality;
-    const wished = wish?.quality !== undefined || wish?.minDepth !== undefined;
-    let floor = this.opts.ranking === null ? L : this.qualityFloor(quality);
-    let floorWhy = this.opts.ranking === null ? 'container not calibrated (full depth only)' : `quality ${quality}`;
-    if (wish?.minDepth !== undefined && wish.minDepth > floor) {
-      floor = wish.minDepth;
-      floorWhy = `min_depth ${wish.minDepth}`;
-    }
+    const wished = wish?.quality !== undefined || wish?.minDepth !== undefined || wish?.precision !== undefined;
+    const { candidates, what } = this.allowed(quality, wish);
     const free = this.budget - this.reservedKv;
-    const kvFloor = this.kvBytes(floor, tokens);
+    const minDepth = Math.min(...candidates.map((c) => c.depth));
+    const kvFloor = this.kvBytes(minDepth, tokens);
     if (kvFloor > free) {
       throw new EdgewiseError(
         'budget',
-        `memory budget cannot serve this request: ${floorWhy} needs depth ≥ ${floor}, whose KV cache (${kvFloor} bytes for ${tokens} tokens) exceeds the ${Math.max(0, free)} bytes free of the ${this.budget}-byte budget${wished ? '; lower the quality or min_depth, or shorten max_tokens' : ''}`,
+        `memory budget cannot serve this request: ${what} needs depth ≥ ${minDepth}, whose KV cache (${kvFloor} bytes for ${tokens} tokens) exceeds the ${Math.max(0, free)} bytes free of the ${this.budget}-byte budget${wished ? '; lower the quality, min_depth or precision, or shorten max_tokens' : ''}`,
         { param: 'edgewise' },
       );
     }
-    let depth = L;
-    let why = 'full depth: budget and cache hold every block';
-    if (floor < L && queue.waiting >= queue.maxBatch) {
-      depth = floor;
-      why = `queue long (${queue.waiting} waiting): shallowest depth allowed by ${floorWhy}`;
-    } else if (floor < L) {
-      // Deepest d ≥ floor whose KV fits and whose blocks all stay decoded in the cache.
-      const cacheBlocks = (d: number): number => Math.floor(Math.max(0, free - this.kvBytes(d, tokens)) / this.opts.blockBytes);
-      while (depth > floor && (this.kvBytes(depth, tokens) > free || cacheBlocks(depth) < depth)) depth--;
-      if (depth < L) why = `memory: ${Math.max(0, free)} bytes free hold ${cacheBlocks(depth)} decoded blocks besides this request's KV cache; deepest depth ≥ ${floor} (${floorWhy})`;
-    } else if (floor === L) {
-      why = `full depth: ${floorWhy}`;
+    const fitting = candidates.filter((c) => this.kvBytes(c.depth, tokens) <= free);
+    const cachedBlocks = (c: Candidate): number => Math.floor(Math.max(0, free - this.kvBytes(c.depth, tokens)) / c.precision.blockBytes);
+    const best = fitting[0];
+    let pick: Candidate;
+    let why: string;
+    if (fitting.length > 1 && queue.waiting >= queue.maxBatch) {
+      pick = fitting.reduce((a, c) => (c.depth * c.precision.blockBytes < a.depth * a.precision.blockBytes ? c : a));
+      why = `queue long (${queue.waiting} waiting): cheapest pair allowed by ${what}`;
+    } else {
+      const whole = fitting.find((c) => cachedBlocks(c) >= c.depth);
+      if (whole !== undefined) {
+        pick = whole;
+        why = whole === candidates[0] ? `best allowed by ${what}: budget holds its KV cache and every block decoded` : `memory: ${Math.max(0, free)} bytes free hold all ${whole.depth} blocks decoded at ${whole.precision.name} beside this request's KV cache; best such pair allowed by ${what}`;
+      } else {
+        pick = fitting.reduce((a, c) => (c.depth - cachedBlocks(c) < a.depth - cachedBlocks(a) ? c : a), best);
+        why = `memory: ${Math.max(0, free)} bytes free hold ${cachedBlocks(pick)} of ${pick.depth} blocks decoded at ${pick.precision.name}; the rest decode just in time (fewest such among pairs allowed by ${what})`;
+      }
     }
-    const layerIndices = depth === L || this.opts.ranking === null ? undefined : layersAtDepth(this.opts.ranking, depth);
-    return { choice: { depth, numLayers: L, precision: 'bf16', why }, layerIndices, kvBytes: this.kvBytes(depth, tokens) };
+    const layerIndices = pick.depth === L || this.opts.ranking === null ? undefined : layersAtDepth(this.opts.ranking, pick.depth);
+    return { choice: { depth: pick.depth, numLayers: L, precision: pick.precision.name, why }, layerIndices, kvBytes: this.kvBytes(pick.depth, tokens) };
   }
 
-  /** Shallowest depth whose perplexity is within the quality's ratio of full depth. */
-  private qualityFloor(quality: Quality): number {
+  /** The (depth, precision) pairs the wish allows, best expected quality first, and a phrase naming what limited them. */
+  private allowed(quality: Quality, wish: AdaptiveWish | undefined): { candidates: Candidate[]; what: string } {
     const L = this.opts.numLayers;
-    if (quality === 'exact') return L;
-    const points = this.opts.qualityTable?.points.filter((p) => p.precision === 'bf16') ?? [];
-    const full = points.find((p) => p.depth === L);
-    if (full === undefined) return Math.max(1, Math.ceil(L * DEPTH_FRACTION[quality]));
-    let floor = L;
-    // Walk down while every depth on the way stays within the ratio (the table may be non-monotone).
-    for (let d = L - 1; d >= 1; d--) {
-      const p = points.find((q) => q.depth === d);
-      if (p === undefined || p.perplexity > full.perplexity * PPL_RATIO[quality]) break;
-      floor = d;
+    const minDepth = wish?.minDepth ?? 1;
+    const table = this.opts.qualityTable?.points ?? [];
+    const ppl = (d: number, p: string): number | undefined => table.find((q) => q.depth === d && q.precision === p)?.perplexity;
+    const reference = ppl(L, LOSSLESS);
+    const rungs = wish?.precision !== undefined ? this.precisions.filter((p) => p.name === wish.precision) : this.precisions;
+    const parts = [`quality ${quality}`];
+    if (wish?.minDepth !== undefined) parts.push(`min_depth ${wish.minDepth}`);
+    if (wish?.precision !== undefined) parts.push(`precision ${wish.precision}`);
+    const out: Candidate[] = [];
+    for (const [level, p] of rungs.entries()) {
+      // Without a measured cost, a lower rung runs only when asked for by name.
+      const measured = reference !== undefined && ppl(L, p.name) !== undefined;
+      if (p.name !== LOSSLESS && wish?.precision === undefined && (!measured || quality === 'exact')) continue;
+      if (quality === 'exact' || this.opts.ranking === null) {
+        out.push({ depth: L, precision: p, rank: level, perplexity: ppl(L, p.name) ?? null });
+        continue;
+      }
+      // The ratio is taken against full-depth lossless, or against full depth of the named rung.
+      const base = wish?.precision !== undefined ? ppl(L, p.name) : reference;
+      const depthFloor = base === undefined ? Math.max(1, Math.ceil(L * DEPTH_FRACTION[quality])) : 0;
+      for (let d = L; d >= Math.max(1, minDepth); d--) {
+        const v = ppl(d, p.name);
+        if (base !== undefined && (v === undefined || v > base * PPL_RATIO[quality])) break;
+        if (base === undefined && d < depthFloor) break;
+        out.push({ depth: d, precision: p, rank: (L - d) * rungs.length + level, perplexity: v ?? null });
+      }
     }
-    return floor;
+    if (out.length === 0) {
+      // Full depth at the wished (or lossless) rung is always allowed: it is the reference itself.
+      const p = rungs[0] ?? this.precisions[0];
+      out.push({ depth: L, precision: p, rank: 0, perplexity: ppl(L, p.name) ?? null });
+    }
+    // Best first: measured perplexity when known, else deeper, then higher precision.
+    out.sort((a, b) => (a.perplexity !== null && b.perplexity !== null ? a.perplexity - b.perplexity : a.rank - b.rank));
+    const what = this.opts.ranking === null ? 'container not calibrated (full depth only)' : parts.join(', ');
+    return { candidates: out, what };
   }
 }

@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     maxStepTokens: data.maxStepTokens,
   });
   const { adaptive } = engine;
-  const runner = adaptive === null ? engine.runner : withSequenceOptions(engine.runner, (seqId) => adaptive.sequenceOptions(scheduler.reqIdOf(seqId)));
+  const runner =
+    adaptive === null ? engine.runner : withSequenceOptions(engine.runner, (seqId) => adaptive.sequenceOptions(scheduler.reqIdOf(seqId)), (p) => adaptive.selectPrecision(p));
   const core = new EngineCore(runner, scheduler, engine.decodeStats);
   let looping = false;
   let closing = false;
