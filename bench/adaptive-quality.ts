@@ -1,4 +1,4 @@
-// Quality table of the default model: calibrates a fresh container and plots perplexity against depth (docs/adaptive-quality.svg).
+// Quality table of the default model: calibrates a fresh container and plots perplexity against depth for each precision rung (docs/adaptive-quality.svg).
 //
 //   node dist/bench/adaptive-quality.js [--tokens 8192] [--hf models/default]
 // Also measures the uncompressed folder's full-depth perplexity on the same windows (must be equal).
@@ -13,6 +13,7 @@ import { perplexity } from '../runtime/calibration/perplexity.js';
 import { createOrtRunner } from '../runtime/engine/ort-runner.js';
 import { loadModel } from '../runtime/model/load-model.js';
 import { lineChart } from './adaptive-svg.js';
+import { PRECISIONS } from '../runtime/container/precision.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const argv = process.argv.slice(2);
@@ -31,19 +32,23 @@ try {
   const uncompressed = await perplexity(runner, calibrationWindows(model.tokenizer!, text, 128, maxTokens));
   await runner.dispose();
   const points = result.qualityTables.points;
-  const out = { ...result, uncompressedFullDepthPerplexity: uncompressed, calibrateSeconds: seconds };
+  const losslessFull = points.find((p) => p.precision === 'bf16' && p.depth === model.config.numLayers)!.perplexity;
+  const out = { ...result, uncompressedFullDepthPerplexity: uncompressed, losslessEqualsUncompressed: losslessFull === uncompressed, calibrateSeconds: seconds };
   writeFileSync(join(root, 'bench/results/adaptive-quality.json'), JSON.stringify(out, null, 1));
   writeFileSync(join(root, 'docs/adaptive-quality.svg'), lineChart({
-    title: `Held-out perplexity vs depth (default model, ${result.qualityTables.numTokens} tokens)`,
+    title: `Held-out perplexity vs depth and precision (default model, ${result.qualityTables.numTokens} tokens)`,
     xLabel: 'depth (blocks run, most important first)', yLabel: 'perplexity',
     series: [
-      { name: 'bf16 (lossless)', points: points.filter((p) => p.precision === 'bf16').map((p) => [p.depth, p.perplexity]) },
+      ...PRECISIONS.map((r) => ({
+        name: `${r.name}${r.lossless ? ' (lossless)' : ` (${r.mantissaBits}-bit mantissa)`}`, dashed: !r.lossless,
+        points: points.filter((p) => p.precision === r.name).map((p) => [p.depth, p.perplexity] as [number, number]),
+      })),
       { name: 'uncompressed, all blocks', points: [[1, uncompressed], [model.config.numLayers, uncompressed]], reference: true },
     ],
   }));
   console.log(`ranking ${result.layerImportance.ranking.join(' ')}; block influence ${result.layerImportance.scores.map((s) => s.toFixed(4)).join(' ')}`);
   for (const p of points) console.log(`depth ${p.depth} ${p.precision}: perplexity ${p.perplexity.toFixed(3)}`);
-  console.log(`uncompressed full depth: ${uncompressed.toFixed(3)}; calibrate took ${seconds.toFixed(0)} s`);
+  console.log(`uncompressed full depth: ${uncompressed.toFixed(3)} (lossless container full depth ${losslessFull === uncompressed ? 'equal' : 'DIFFERENT'}); calibrate took ${seconds.toFixed(0)} s`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

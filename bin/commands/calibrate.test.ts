@@ -35,14 +35,18 @@ test('calibrate writes layerImportance and qualityTables; segments and other met
   assert.ok(stored.layerImportance!.scores.every((s) => s > 0 && s < 2));
   assert.equal(stored.layerImportance!.numTokens, 256);
   const pts = stored.qualityTables!.points;
-  assert.deepEqual(pts.map((p) => p.depth), [6, 5, 4, 3, 2, 1]);
-  assert.ok(pts.every((p) => p.precision === 'bf16' && Number.isFinite(p.perplexity) && p.perplexity > 1));
+  assert.deepEqual(pts.map((p) => `${p.depth}/${p.precision}`), ['bf16', 'e8m3', 'e8m1'].flatMap((r) => [6, 5, 4, 3, 2, 1].map((d) => `${d}/${r}`)));
+  assert.ok(pts.every((p) => Number.isFinite(p.perplexity) && p.perplexity > 1));
   const after = EwmFile.open(ewm); // checksums verified on open
   assert.equal(JSON.stringify(after.metadata.segments), segmentsBefore);
   after.close();
   // A second run replaces (not appends) the table.
-  assert.equal(run('calibrate', ewm, '--tokens', '128', '--window', '64', '--json').code, 0);
+  assert.equal(run('calibrate', ewm, '--tokens', '128', '--window', '64', '--precisions', 'bf16,e8m1', '--json').code, 0);
   assert.equal(readCalibration(ewm).qualityTables!.numTokens, 128);
+  assert.deepEqual([...new Set(readCalibration(ewm).qualityTables!.points.map((p) => p.precision))], ['bf16', 'e8m1']);
+  const bad = run('calibrate', ewm, '--tokens', '128', '--window', '64', '--precisions', 'fp4');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /unknown precision "fp4"; rungs: bf16, e8m3, e8m1/);
 });
 
 test('calibrate: help, missing text, non-container input fail in one line', () => {

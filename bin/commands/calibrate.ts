@@ -9,18 +9,19 @@ const DEFAULT_TEXT = join(new URL('../../../', import.meta.url).pathname, 'model
 
 export const command: CliCommand = {
   name: 'calibrate',
-  summary: 'rank blocks (Block Influence) and measure held-out perplexity per depth into an .ewm container',
+  summary: 'rank blocks (Block Influence) and measure held-out perplexity per depth and precision rung into an .ewm container',
   usage: `Usage: edgewise calibrate <model.ewm> [options]
 
   --text FILE         held-out text (default models/default/calibration.txt)
   --tokens N          held-out tokens to use (default 8192)
   --window N          tokens per scored window (default 128)
+  --precisions LIST  comma-separated rungs to measure (default every rung: bf16,e8m3,e8m1)
   --threads N         onnxruntime threads
   --json              print the stored ranking and table as JSON`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { text: { type: 'string' }, tokens: { type: 'string' }, window: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
+      { text: { type: 'string' }, tokens: { type: 'string' }, window: { type: 'string' }, threads: { type: 'string' }, precisions: { type: 'string' }, json: { type: 'boolean' } },
       { min: 1, max: 1, names: '<model.ewm>' },
     );
     const textPath = values.text ?? DEFAULT_TEXT;
@@ -28,8 +29,9 @@ export const command: CliCommand = {
     const windowTokens = parseIntOption(values.window, '--window', { min: 8, max: 4096, fallback: 128 });
     const maxTokens = parseIntOption(values.tokens, '--tokens', { min: windowTokens, fallback: 8192 });
     const threads = values.threads === undefined ? undefined : parseIntOption(values.threads, '--threads', { min: 1, max: 256 });
+    const precisions = values.precisions?.split(',').map((p) => p.trim());
     const result = await calibrateContainer(positionals[0], readFileSync(textPath, 'utf8'), {
-      windowTokens, maxTokens, threads,
+      windowTokens, maxTokens, threads, precisions,
       onPoint: values.json ? undefined : (line) => process.stderr.write(`edgewise calibrate: ${line}\n`),
     });
     if (values.json) {

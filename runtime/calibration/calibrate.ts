@@ -1,4 +1,4 @@
-// Calibrates an .ewm container: block ranking (Block Influence) and held-out perplexity per (depth, precision).
+// Calibrates an .ewm container: block ranking (Block Influence) and held-out perplexity per (depth, precision rung).
 
 import { createRunner } from '../engine/create-runner.js';
 import { InvalidRequestError } from '../errors.js';
@@ -8,6 +8,8 @@ import { calibrationWindows } from './calibration-text.js';
 import { layersAtDepth, type LayerImportance, type QualityTable } from './calibration-types.js';
 import { writeCalibration } from './ewm-calibration-store.js';
 import { perplexity } from './perplexity.js';
+import { EwmWeightProvider } from '../container/ewm-weights.js';
+import { PRECISIONS, precisionRung } from '../container/precision.js';
 
 export interface CalibrateOptions {
   /** Tokens per scored window (default 128). */
@@ -15,7 +17,7 @@ export interface CalibrateOptions {
   /** Held-out tokens used in all (default 8192). */
   maxTokens?: number;
   threads?: number;
-  /** Precision rungs to measure; only 'bf16' (lossless) exists in this build. */
+  /** Precision rungs to measure (default: every rung, runtime/container/precision.ts). */
   precisions?: string[];
   /** Called after each measured point (CLI progress). */
   onPoint?: (what: string) => void;
@@ -31,7 +33,7 @@ export async function calibrateContainer(path: string, text: string, options: Ca
   if (!path.endsWith('.ewm')) throw new InvalidRequestError(`calibrate writes into an .ewm container, got ${path}`, 'model');
   const windowTokens = options.windowTokens ?? 128;
   const maxTokens = options.maxTokens ?? 8192;
-  const precisions = options.precisions ?? ['bf16'];
+  const rungs = (options.precisions ?? PRECISIONS.map((p) => p.name)).map((name) => precisionRung(name, 'precision'));
   const model = await loadModel(path);
   try {
     if (model.tokenizer === null) throw new InvalidRequestError(`${path} has no tokenizer.json; calibration needs one to tokenize the held-out text`, 'model');
@@ -45,19 +47,21 @@ export async function calibrateContainer(path: string, text: string, options: Ca
       await probeRunner.dispose();
     }
     options.onPoint?.(`block influence ${layerImportance.scores.map((s) => s.toFixed(4)).join(' ')}`);
-    const runner = await createRunner(model.weights, { backend: 'cpu', maxSeqLen: windowTokens, threads: options.threads });
+    if (!(model.weights instanceof EwmWeightProvider)) throw new InvalidRequestError(`${path} did not load as a container`, 'model');
+    const store = model.weights;
     const points: QualityTable['points'] = [];
-    try {
-      for (const precision of precisions) {
-        if (precision !== 'bf16') throw new InvalidRequestError(`unknown precision rung "${precision}" (this build has: bf16)`, 'precision');
+    // One runner per rung, over the same store (its LM head is baked at creation and stays lossless).
+    for (const rung of rungs) {
+      const runner = await createRunner(store.atRung(rung), { backend: 'cpu', maxSeqLen: windowTokens, threads: options.threads });
+      try {
         for (let depth = model.config.numLayers; depth >= 1; depth--) {
           const ppl = await perplexity(runner, windows, layersAtDepth(layerImportance.ranking, depth));
-          points.push({ depth, precision, perplexity: ppl });
-          options.onPoint?.(`depth ${depth} ${precision}: perplexity ${ppl.toFixed(3)}`);
+          points.push({ depth, precision: rung.name, perplexity: ppl });
+          options.onPoint?.(`depth ${depth} ${rung.name}: perplexity ${ppl.toFixed(3)}`);
         }
+      } finally {
+        await runner.dispose();
       }
-    } finally {
-      await runner.dispose();
     }
     const qualityTables: QualityTable = { numTokens: windows.length * windowTokens, windowTokens, points };
     model.weights.close();

@@ -10,6 +10,8 @@ import { createOrtRunner } from '../engine/ort-runner.js';
 import { loadModel } from '../model/load-model.js';
 import { calibrationWindows } from './calibration-text.js';
 import { perplexity } from './perplexity.js';
+import { EwmWeightProvider } from '../container/ewm-weights.js';
+import { PRECISIONS } from '../container/precision.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'quality-table-'));
@@ -32,6 +34,18 @@ test('bf16 full depth from the container equals the uncompressed folder bit for 
     assert.ok(pa > 1 && Number.isFinite(pa));
     assert.equal(pb, pa);
     assert.notEqual(await perplexity(b, windows, [0, 2, 4]), pa);
+    // Each rung through the same store: lossless equals the folder; lower rungs move it.
+    const store = container.weights as EwmWeightProvider;
+    for (const rung of PRECISIONS) {
+      const r = await createOrtRunner(store.atRung(rung), { maxSeqLen: 64 });
+      try {
+        const p = await perplexity(r, windows);
+        if (rung.lossless) assert.equal(p, pa, rung.name);
+        else assert.ok(Number.isFinite(p) && p !== pa, `${rung.name}: ${p} vs lossless ${pa}`);
+      } finally {
+        await r.dispose();
+      }
+    }
   } finally {
     await a.dispose();
     await b.dispose();

@@ -170,6 +170,21 @@ export class EwmWeightProvider implements WeightProvider {
     return this.current;
   }
 
+  /**
+   * This store served at one rung: blocks decode at `rung`; embedding, norm and head stay
+   * lossless (calibration measures each rung through the real runner with this view).
+   */
+  atRung(rung: PrecisionRung): WeightProvider {
+    return {
+      config: this.config,
+      embedding: () => this.embedding(),
+      finalNorm: () => this.finalNorm(),
+      lmHead: () => this.lmHead(),
+      layer: (i: number) => this.layerAt(i, rung),
+      close: () => this.close(),
+    };
+  }
+
   /** Bytes `compactAt(layerIndex, rung)` would occupy, without decoding. */
   compactBytes(layerIndex: number, rung: PrecisionRung): number {
     let bytes = 0;
