@@ -25,7 +25,12 @@ test('convert → info → decompress on a BF16 fixture', () => {
   assert.match(c.out, /layer\.0 +\d+ +\d+\.\d+ +\d+\.\d+/);
   const i = run('info', ewm);
   assert.equal(i.code, 0, i.err);
-  assert.match(i.out, /format +ewm \(huff8, chunk 4096\)/);
+  assert.match(i.out, /format +ewm version 2 \(huff8 with bit-planes, chunk 4096\)/);
+  // Each rung's bits read and bytes cached per weight.
+  assert.match(i.out, /precisions +bf16 +lossless +reads \d+\.\d+ bits\/weight, caches 4\.000 bytes\/weight/);
+  assert.match(i.out, /e8m3 +3-bit mantissa +reads \d+\.\d+ bits\/weight, caches 1\.\d+ bytes\/weight/);
+  assert.match(i.out, /e8m1 +1-bit mantissa +reads \d+\.\d+ bits\/weight, caches 1\.\d+ bytes\/weight/);
+  assert.match(c.out, /precisions +bf16 reads \d+\.\d+, e8m3 reads \d+\.\d+, e8m1 reads \d+\.\d+ bits\/weight/);
   assert.match(i.out, /layer\.1 +\d+ .* \d+ symbols, max \d+ bits/);
   const json = JSON.parse(run('info', ewm, '--json').out) as { segments: { name: string }[] };
   assert.deepEqual(json.segments.map((s) => s.name).slice(0, 2), ['embed', 'layer.0']);

@@ -9,6 +9,7 @@ export function formatConvertReport(r: ConvertReport): string {
     `size before   ${formatBytes(r.sourceBytes)} (safetensors)`,
     `size after    ${formatBytes(r.containerBytes)} (${ratio.toFixed(1)}% of before, metadata included)`,
     `bits/weight   ${r.bitsPerWeight.toFixed(3)} (${((r.bitsPerWeight / 16) * 100).toFixed(1)}% of BF16); entropy bound 8 + H(exponent) = ${r.entropyBoundBits.toFixed(3)} (gap ${(r.bitsPerWeight - r.entropyBoundBits).toFixed(3)})`,
+    `precisions    ${Object.entries(r.rungBitsPerWeight).map(([name, bits]) => `${name} reads ${bits.toFixed(3)}`).join(', ')} bits/weight (one store; edgewise info shows cached bytes too)`,
     '',
     'segment      weights       bits/weight  bound (8+H)',
   ];

@@ -4,6 +4,19 @@ import { statSync } from 'node:fs';
 import { EwmFile } from './ewm-reader.js';
 import { parseHfConfig } from '../model/hf-config.js';
 import type { ModelConfig } from '../model/model-config.js';
+import { NUM_PARTS, partStart } from './ewm-format.js';
+import { PRECISIONS, planesFor } from './precision.js';
+
+/** One precision rung's cost per coded weight: bits read from the store per block, bytes the decoded-block cache holds. */
+export interface EwmRungInfo {
+  name: string;
+  lossless: boolean;
+  mantissaBits: number;
+  /** Segment bytes read (the rung's parts, padding included) × 8 / coded weights, over all coded segments. */
+  readBitsPerWeight: number;
+  /** Bytes per weight of a transformer block as the decoded-block cache holds it at this rung. */
+  cachedBytesPerWeight: number;
+}
 
 export interface EwmSegmentInfo {
   name: string;
@@ -27,6 +40,9 @@ export interface EwmInfo {
   weights: number;
   bitsPerWeight: number;
   segments: EwmSegmentInfo[];
+  /** Container version and the precision rungs it serves. */
+  version: number;
+  rungs: EwmRungInfo[];
   /** Written by `edgewise calibrate` (docs/adaptive.md), else null. */
   calibration: { ranking: number[]; points: { depth: number; precision: string; perplexity: number }[] } | null;
 }
@@ -49,9 +65,20 @@ export function describeEwm(path: string): EwmInfo {
     });
     const weights = infos.reduce((a, s) => a + s.weights, 0);
     const codedBytes = infos.reduce((a, s) => a + (s.weights > 0 ? s.bytes : 0), 0);
+    const blockTensors = tensors.filter((t) => segments[t.segment].name.startsWith('layer.'));
+    const blockWeights = blockTensors.reduce((a, t) => a + t.shape.reduce((x, d) => x * d, 1), 0);
+    const rungs: EwmRungInfo[] = PRECISIONS.map((r) => {
+      const read = segments.reduce((a, seg, i) => a + (infos[i].weights > 0 ? partStart(seg, r.planes) : 0), 0);
+      const cached = blockTensors.reduce((a, t) => {
+        const n = t.shape.reduce((x, d) => x * d, 1);
+        const keep = planesFor(t, r);
+        return a + (t.codec === 'raw' || keep === NUM_PARTS ? 4 * n : n + keep * Math.ceil(n / 4));
+      }, 0);
+      return { name: r.name, lossless: r.lossless, mantissaBits: r.mantissaBits, readBitsPerWeight: weights > 0 ? (read * 8) / weights : 0, cachedBytesPerWeight: blockWeights > 0 ? cached / blockWeights : 0 };
+    });
     return {
       path, config: parseHfConfig(file.metadata.config, `${path} config.json`), fileBytes: statSync(path).size, metadataBytes: file.header.metadataLength, chunkSize: codec.chunkSize,
-      weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos,
+      weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos, version: file.header.version, rungs,
       calibration: file.metadata.layerImportance ? { ranking: file.metadata.layerImportance.ranking, points: file.metadata.qualityTables?.points ?? [] } : null,
     };
   } finally {
@@ -62,11 +89,12 @@ export function describeEwm(path: string): EwmInfo {
 export function formatEwmInfo(info: EwmInfo, formatBytes: (n: number) => string): string {
   const lines = [
     `path          ${info.path}`,
-    `format        ewm (huff8, chunk ${info.chunkSize})`,
+    `format        ewm version ${info.version} (huff8 with bit-planes, chunk ${info.chunkSize})`,
     `architecture  ${info.config.architecture}, ${info.config.numLayers} layers, hidden ${info.config.hiddenSize}, vocab ${info.config.vocabSize}`,
     `file          ${formatBytes(info.fileBytes)} (metadata ${formatBytes(info.metadataBytes)})`,
     `weights       ${info.weights} coded, ${info.bitsPerWeight.toFixed(3)} bits/weight (${((info.bitsPerWeight / 16) * 100).toFixed(1)}% of BF16)`,
-    `precisions    bf16 (lossless) ${info.bitsPerWeight.toFixed(3)} bits/weight read per block; no lower rung in this container`,
+    ...info.rungs.map((r, i) =>
+      `${i === 0 ? 'precisions   ' : '             '} ${r.name.padEnd(5)} ${r.lossless ? 'lossless        ' : `${r.mantissaBits}-bit mantissa  `} reads ${r.readBitsPerWeight.toFixed(3)} bits/weight, caches ${r.cachedBytesPerWeight.toFixed(3)} bytes/weight${r.lossless ? ' (fp32)' : ' (symbol byte + planes)'}`),
     `calibration   ${info.calibration === null ? 'none (run edgewise calibrate: full depth only)' : `blocks by importance ${info.calibration.ranking.join(' ')}; perplexity ${info.calibration.points.map((p) => `d${p.depth}/${p.precision} ${p.perplexity.toFixed(2)}`).join(', ')}`}`,
     '',
     'segment        offset        size  tensors  bits/weight  codebook',

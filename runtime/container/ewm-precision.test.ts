@@ -10,6 +10,7 @@ import { EwmFile } from './ewm-reader.js';
 import { EwmWeightProvider } from './ewm-weights.js';
 import { TINY_LLAMA_CONFIG, tinyLlamaShapes, writeEdgeValueFolder } from './ewm-test-util.js';
 import { PRECISIONS } from './precision.js';
+import { describeEwm } from './ewm-info.js';
 import { parseHfConfig } from '../model/hf-config.js';
 import { writeSafetensors } from '../model/safetensors-writer.js';
 import { gaussianF16 } from '../../kernels/codec/synthetic.js';
@@ -94,6 +95,12 @@ for (const dtype of ['BF16', 'F16'] as const) {
       assert.equal(read[0], file.metadata.segments[i].length);
       const bits = PRECISIONS.map((r) => report.rungBitsPerWeight[r.name]);
       assert.ok(bits[0] > bits[1] + 3 && bits[1] > bits[2] + 1.5, `bits/weight per rung ${bits}`);
+      // info states the same read figures, and cached bytes from the tensors: FP32 lossless, 1 + planes/4 below (vectors FP32).
+      const info = describeEwm(ewm);
+      assert.deepEqual(info.rungs.map((r) => r.readBitsPerWeight), bits);
+      const cached = info.rungs.map((r) => r.cachedBytesPerWeight);
+      assert.equal(cached[0], 4);
+      assert.ok(cached[1] > 1.5 && cached[1] < 1.6 && cached[2] > 1.25 && cached[2] < 1.35, `cached bytes/weight ${cached}`);
     } finally {
       file.close();
     }
