@@ -5,13 +5,17 @@ import { grid, type KernelRuntime } from './kernel-runtime.js';
 /** u32s per token in the metadata buffer the position-dependent kernels read. */
 export const META_STRIDE = 4;
 
+/** Rotates x ([tokens, heads, headDim]) in place, and `second` ([tokens, second.heads, headDim], e.g. k) in the same dispatch. */
 export function rope(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
-  a: { meta: GPUBuffer; cos: GPUBuffer; sin: GPUBuffer; x: GPUBuffer; tokens: number; heads: number; headDim: number },
+  a: { meta: GPUBuffer; cos: GPUBuffer; sin: GPUBuffer; x: GPUBuffer; tokens: number; heads: number; headDim: number; second?: { x: GPUBuffer; heads: number } },
 ): void {
-  const total = a.tokens * a.heads * (a.headDim / 2);
-  rt.dispatch(enc, rt.pipeline('rope'), [rt.uniform([a.heads, a.headDim, a.tokens, 0]), a.meta, a.cos, a.sin, a.x], grid(Math.ceil(total / 64)));
+  const heads2 = a.second?.heads ?? 0;
+  const total = a.tokens * (a.heads + heads2) * (a.headDim / 2);
+  const bindings = [rt.uniform([a.heads, a.headDim, a.tokens, heads2]), a.meta, a.cos, a.sin, a.x];
+  if (a.second) bindings.push(a.second.x);
+  rt.dispatch(enc, rt.pipeline('rope', { TWO: a.second !== undefined }), bindings, grid(Math.ceil(total / 64)));
 }
 
 export function kvStore(

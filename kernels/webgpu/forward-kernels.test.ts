@@ -88,24 +88,30 @@ for (const subgroups of [true, false]) {
       assertClose(await rt.readF32(y, rows * hidden), rmsnormRef(x, w, rows, hidden, 1e-5), `rmsnorm seed=${seed}`);
     });
 
-    it('rope', async (t) => {
-      if (!ready(t)) return;
-      const heads = 3;
-      const headDim = 16;
-      const maxPos = 20;
-      const positions = [0, 7, 19, 4];
-      // Rows are cat(a, a) of random angles a, the layout transformers' cos/sin have.
-      const half = randUniform(prng, maxPos * (headDim / 2), 3);
-      const angles = new Float32Array(maxPos * headDim).map((_, i) => half[Math.floor(i / headDim) * (headDim / 2) + (i % (headDim / 2))]);
-      const cos = angles.map(Math.cos);
-      const sin = angles.map(Math.sin);
-      const x = randUniform(prng, positions.length * heads * headDim);
-      const meta = new Uint32Array(positions.length * META_STRIDE);
-      positions.forEach((p, i) => (meta[i * META_STRIDE + 1] = p));
-      const buf = rt.upload(x);
-      rt.run((enc) => rope(rt, enc, { meta: rt.upload(meta), cos: rt.upload(cos), sin: rt.upload(sin), x: buf, tokens: positions.length, heads, headDim }));
-      assertClose(await rt.readF32(buf, x.length), ropeRef(x, positions, heads, headDim, cos, sin), `rope seed=${seed}`);
-    });
+    for (const heads2 of [0, 2]) {
+      it(`rope${heads2 ? ' of q and k in one dispatch' : ''}`, async (t) => {
+        if (!ready(t)) return;
+        const heads = 3;
+        const headDim = 16;
+        const maxPos = 20;
+        const positions = [0, 7, 19, 4];
+        // Rows are cat(a, a) of random angles a, the layout transformers' cos/sin have.
+        const half = randUniform(prng, maxPos * (headDim / 2), 3);
+        const angles = new Float32Array(maxPos * headDim).map((_, i) => half[Math.floor(i / headDim) * (headDim / 2) + (i % (headDim / 2))]);
+        const cos = angles.map(Math.cos);
+        const sin = angles.map(Math.sin);
+        const x = randUniform(prng, positions.length * heads * headDim);
+        const x2 = heads2 ? randUniform(prng, positions.length * heads2 * headDim) : new Float32Array(4);
+        const meta = new Uint32Array(positions.length * META_STRIDE);
+        positions.forEach((p, i) => (meta[i * META_STRIDE + 1] = p));
+        const buf = rt.upload(x);
+        const buf2 = rt.upload(x2);
+        const second = heads2 ? { x: buf2, heads: heads2 } : undefined;
+        rt.run((enc) => rope(rt, enc, { meta: rt.upload(meta), cos: rt.upload(cos), sin: rt.upload(sin), x: buf, tokens: positions.length, heads, headDim, second }));
+        assertClose(await rt.readF32(buf, x.length), ropeRef(x, positions, heads, headDim, cos, sin), `rope seed=${seed}`);
+        if (heads2) assertClose(await rt.readF32(buf2, x2.length), ropeRef(x2, positions, heads2, headDim, cos, sin), `rope (second) seed=${seed}`);
+      });
+    }
 
     for (const [heads, kvHeads, headDim] of [
       [4, 2, 32],

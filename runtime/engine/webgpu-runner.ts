@@ -221,8 +221,7 @@ export class WebgpuRunner implements ModelRunner {
       mm(enc, s.xn, L.qProj, s.q, L.qBias, T, nH * hd, H);
       mm(enc, s.xn, L.kProj, s.k, L.kBias, T, nKv * hd, H);
       mm(enc, s.xn, L.vProj, s.v, L.vBias, T, nKv * hd, H);
-      rope(rt, enc, { meta: s.meta, cos: this.cos, sin: this.sin, x: s.q, tokens: T, heads: nH, headDim: hd });
-      rope(rt, enc, { meta: s.meta, cos: this.cos, sin: this.sin, x: s.k, tokens: T, heads: nKv, headDim: hd });
+      rope(rt, enc, { meta: s.meta, cos: this.cos, sin: this.sin, x: s.q, tokens: T, heads: nH, headDim: hd, second: { x: s.k, heads: nKv } });
       const kCache = this.kv.keys[layer];
       const vCache = this.kv.values[layer];
       kvStore(rt, enc, { meta: s.meta, k: s.k, v: s.v, kCache, vCache, tokens: T, kvHeads: nKv, headDim: hd, maxLen: this.maxSeqLen });
