@@ -73,7 +73,7 @@ echo "training done after $(( $(date +%s) - t0 ))s"
 for spec in $SWEEP; do
   name=${spec%%:*}
   echo "--- $name"; head -n 1 "$RUNS/$name/console.txt" | cut -c1-300
-  grep -E '"plan"|time guard|sdpa unavailable|sdpa disagrees|Error|error' "$RUNS/$name/console.txt" | head -5 | cut -c1-400; tail -n 1 "$RUNS/$name/console.txt" | cut -c1-400
+  grep -E '"plan"|time guard|sdpa unavailable|sdpa disagrees|Error|error' "$RUNS/$name/console.txt" | head -4 | cut -c1-300; tail -n 1 "$RUNS/$name/console.txt" | cut -c1-300
 done
 timeout 15 "$PYTHON" models/train/select-run.py --runs "$RUNS" --out "$OUT" --note "$note; script $(( $(date +%s) - t0 ))s"
 rc=$?
