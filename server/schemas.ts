@@ -2,6 +2,10 @@
 
 import { z } from 'zod';
 import { InvalidRequestError } from '../runtime/errors.js';
+import { PRECISIONS } from '../runtime/container/precision.js';
+
+/** Precision rungs a request may name (`edgewise.precision`); the engine still refuses rungs its backend does not serve. */
+const PRECISION_NAMES = PRECISIONS.map((p) => p.name) as [string, ...string[]];
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 // Other part types (image_url, input_audio, ...) are recognised only to reject them by name.
@@ -33,7 +37,7 @@ const common = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   // Edgewise extension (OpenAI clients send it via extra_body): adaptive-serving wishes, see docs/adaptive.md.
   edgewise: z
-    .object({ quality: z.enum(['exact', 'high', 'balanced', 'fast']).optional(), min_depth: z.number().int().min(1).optional(), precision: z.string().optional() })
+    .object({ quality: z.enum(['exact', 'high', 'balanced', 'fast']).optional(), min_depth: z.number().int().min(1).optional(), precision: z.enum(PRECISION_NAMES).optional() })
     .nullish(),
 };
 

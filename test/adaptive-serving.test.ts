@@ -48,6 +48,17 @@ describe('adaptive serving over HTTP and WebSocket', () => {
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     assert.match(metrics, /request_precision_total\{[^}]*precision="bf16"[^}]*\} 3/, metrics.slice(0, 2000));
     assert.match(metrics, /depth_layers\{[^}]*\} 5/);
+    // Every rung can be asked for by name; the choice says which ran. Unknown rungs are a 400 at the edge.
+    const e8m1 = await post(`${server.url}/v1/chat/completions`, chat({ edgewise: { quality: 'exact', precision: 'e8m1' } }));
+    assert.equal(e8m1.status, 200, e8m1.text);
+    assert.deepEqual([e8m1.json.edgewise.depth, e8m1.json.edgewise.precision], [6, 'e8m1']);
+    const e8m3 = await post(`${server.url}/v1/completions`, { prompt: 'The sea', max_tokens: 4, edgewise: { precision: 'e8m3' } });
+    assert.equal(e8m3.json.edgewise.precision, 'e8m3');
+    const unknown = await post(`${server.url}/v1/chat/completions`, chat({ edgewise: { precision: 'fp4' } }));
+    assert.equal(unknown.status, 400, unknown.text);
+    assert.match(unknown.json.error.message, /bf16.*e8m3.*e8m1/);
+    const after = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
+    assert.match(after, /request_precision_total\{[^}]*precision="e8m1"[^}]*\} 1/);
   });
 
   it('SSE: the finish chunk carries edgewise; WebSocket: response.done does', async () => {
