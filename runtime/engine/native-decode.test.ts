@@ -29,6 +29,9 @@ const variants: { name: string; config: ModelConfig }[] = [
   // hidden and intermediate not multiples of 8: the AVX2 tiles' scalar tails run.
   { name: 'odd widths, q width != hidden', config: tinyConfig({ hiddenSize: 36, intermediateSize: 45, numHeads: 4, headDim: 10 }) },
   { name: 'all biases, MHA', config: tinyConfig({ numKvHeads: 4, attentionBias: true, outputBias: true, mlpBias: true }) },
+  // head widths 32, 64 and 128 take the register-blocked attention kernels; the others the generic loop.
+  { name: 'head_dim 64, GQA ratio 2', config: tinyConfig({ hiddenSize: 64, numHeads: 2, numKvHeads: 1, headDim: 64 }) },
+  { name: 'head_dim 128, MHA', config: tinyConfig({ hiddenSize: 48, numHeads: 2, numKvHeads: 2, headDim: 128, intermediateSize: 40 }) },
   { name: 'GQA ratio 4, llama3 rope', config: tinyConfig({ numHeads: 8, numKvHeads: 2, headDim: 4, ropeScaling: { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 } }) },
 ];
 

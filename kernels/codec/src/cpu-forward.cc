@@ -160,6 +160,44 @@ __attribute__((target("avx512f"))) void linearRowsAvx512(const Linear& L, const 
   for (; j < rowEnd; j++) rowsAvx512<1>(L, x, batch, y, j);
 }
 
+// NOTE: for batches of 8 or more the dot-product tiles above spend up to half their cycles in
+// horizontal reductions (one per output, against K/16 multiply-adds). This kernel instead
+// broadcasts one weight at a time against 16 batch rows of x, packed column-major ([K][16]),
+// so each accumulator holds one weight row's outputs for 16 sequences and needs no reduction.
+constexpr int kBatchLanes = 16;
+
+// Packs batch rows [b0, b0 + nb) of x ([batch, K]) as xt[k][lane], lanes past nb zero.
+void packColumns(const float* x, int K, int b0, int nb, float* xt) {
+  for (int k = 0; k < K; k++) {
+    float* row = xt + size_t(k) * kBatchLanes;
+    for (int c = 0; c < kBatchLanes; c++) row[c] = c < nb ? x[size_t(b0 + c) * K + k] : 0.f;
+  }
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void broadcastTileAvx512(const Linear& L, const float* xt, int nb, int b0, float* y, int j) {
+  const int K = L.k;
+  __m512 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  const float* w = L.w + size_t(j) * K;
+  for (int k = 0; k < K; k++) {
+    const __m512 xv = _mm512_loadu_ps(xt + size_t(k) * kBatchLanes);
+    for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(w[size_t(r) * K + k]), xv, acc[r]);
+  }
+  alignas(64) float lanes[kBatchLanes];
+  for (int r = 0; r < R; r++) {
+    _mm512_store_ps(lanes, acc[r]);
+    const float bias = L.bias ? L.bias[j + r] : 0.f;
+    for (int c = 0; c < nb; c++) y[size_t(b0 + c) * L.n + j + r] = lanes[c] + bias;
+  }
+}
+
+__attribute__((target("avx512f"))) void linearRowsBroadcastAvx512(const Linear& L, const float* xt, int nb, int b0, float* y, int rowBegin, int rowEnd) {
+  int j = rowBegin;
+  for (; j + 8 <= rowEnd; j += 8) broadcastTileAvx512<8>(L, xt, nb, b0, y, j);
+  for (; j < rowEnd; j++) broadcastTileAvx512<1>(L, xt, nb, b0, y, j);
+}
+
 __attribute__((target("avx2,fma"))) float dotAvx2(const float* a, const float* b, int n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int i = 0;
@@ -231,23 +269,44 @@ void axpy(float p, const float* x, float* y, int n) {
 /** Multiply-adds below which splitting rows over threads costs more than it saves. */
 constexpr double kMinParallelWork = 1 << 20;
 
+/** Batches from this size on take the broadcast kernel (where the CPU has AVX-512). */
+constexpr int kMinBroadcastBatch = 8;
+
+// Runs rows(begin, end) over [0, n), split across the pool when the work pays for it.
+template <typename Rows>
+void splitRows(int n, double work, int threads, const Rows& rows) {
+  if (threads <= 1 || work < kMinParallelWork) return rows(0, n);
+  // Split on multiples of 8 rows so every part keeps whole tiles.
+  const int parts = threads;
+  const int per = ((n + parts - 1) / parts + 7) & ~7;
+  huff8::ThreadPool::instance().run(uint64_t(parts), [&](uint64_t p) {
+    const int begin = int(p) * per;
+    const int end = std::min(n, begin + per);
+    if (begin < end) rows(begin, end);
+  });
+}
+
 void linear(const Linear& L, const float* x, int batch, float* y, int threads) {
-  auto rows = [&](int begin, int end) {
+  const double work = double(L.n) * L.k * batch;
+#ifdef EDGEWISE_X86
+  if (useAvx512() && batch >= kMinBroadcastBatch) {
+    thread_local std::vector<float> xt;
+    xt.resize(size_t(L.k) * kBatchLanes);
+    for (int b0 = 0; b0 < batch; b0 += kBatchLanes) {
+      const int nb = std::min(kBatchLanes, batch - b0);
+      packColumns(x, L.k, b0, nb, xt.data());
+      const float* packed = xt.data();
+      splitRows(L.n, double(L.n) * L.k * nb, threads, [&](int begin, int end) { linearRowsBroadcastAvx512(L, packed, nb, b0, y, begin, end); });
+    }
+    return;
+  }
+#endif
+  splitRows(L.n, work, threads, [&](int begin, int end) {
 #ifdef EDGEWISE_X86
     if (useAvx512()) return linearRowsAvx512(L, x, batch, y, begin, end);
     if (useAvx2()) return linearRowsAvx2(L, x, batch, y, begin, end);
 #endif
     linearRowsPortable(L, x, batch, y, begin, end);
-  };
-  const double work = double(L.n) * L.k * batch;
-  if (threads <= 1 || work < kMinParallelWork) return rows(0, L.n);
-  // Split on multiples of 4 rows so every part keeps the 4-row tiles.
-  const int parts = threads;
-  const int per = ((L.n + parts - 1) / parts + 3) & ~3;
-  huff8::ThreadPool::instance().run(uint64_t(parts), [&](uint64_t p) {
-    const int begin = int(p) * per;
-    const int end = std::min(L.n, begin + per);
-    if (begin < end) rows(begin, end);
   });
 }
 
@@ -282,33 +341,86 @@ struct Sequence {
   int pastLen;
 };
 
+#ifdef EDGEWISE_X86
+// Scores q·k_t for n keys, head width 8*HD8, keys `stride` floats apart: no call or reduction
+// loop per key beyond one horizontal add.
+template <int HD8>
+__attribute__((target("avx2,fma"))) void scoresAvx2(const float* q, const float* k, size_t stride, int n, float scale, float* scores) {
+  __m256 qv[HD8];
+  for (int i = 0; i < HD8; i++) qv[i] = _mm256_loadu_ps(q + 8 * i);
+  for (int t = 0; t < n; t++) {
+    const float* kt = k + size_t(t) * stride;
+    __m256 acc = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kt));
+    for (int i = 1; i < HD8; i++) acc = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(kt + 8 * i), acc);
+    scores[t] = hsum(acc) * scale;
+  }
+}
+
+// out = Σ_t p_t v_t with the output row held in registers.
+template <int HD8>
+__attribute__((target("avx2,fma"))) void weightedSumAvx2(const float* p, const float* v, size_t stride, int n, float* out) {
+  __m256 acc[HD8];
+  for (int i = 0; i < HD8; i++) acc[i] = _mm256_setzero_ps();
+  for (int t = 0; t < n; t++) {
+    const __m256 pt = _mm256_set1_ps(p[t]);
+    const float* vt = v + size_t(t) * stride;
+    for (int i = 0; i < HD8; i++) acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 8 * i), acc[i]);
+  }
+  for (int i = 0; i < HD8; i++) _mm256_storeu_ps(out + 8 * i, acc[i]);
+}
+
+template <int HD8>
+bool headAvx2(const float* q, const float* k, const float* v, size_t stride, int n, float scale, float* scores, float* out, bool wantScores) {
+  if (wantScores) scoresAvx2<HD8>(q, k, stride, n, scale, scores);
+  else weightedSumAvx2<HD8>(scores, v, stride, n, out);
+  return true;
+}
+#endif
+
+// The two halves of one head's attention on the fast path when the head width allows it:
+// wantScores computes scores (scaled), otherwise out = Σ p_t v_t. False: caller goes generic.
+bool headFast(int hd, const float* q, const float* k, const float* v, size_t stride, int n, float scale, float* scores, float* out, bool wantScores) {
+#ifdef EDGEWISE_X86
+  if (useAvx2()) {
+    switch (hd) {
+      case 32: return headAvx2<4>(q, k, v, stride, n, scale, scores, out, wantScores);
+      case 64: return headAvx2<8>(q, k, v, stride, n, scale, scores, out, wantScores);
+      case 128: return headAvx2<16>(q, k, v, stride, n, scale, scores, out, wantScores);
+      default: break;
+    }
+  }
+#endif
+  return false;
+}
+
 // One query row per head over keys 0..pastLen (the new token's key already stored).
 void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::vector<float>& scores) {
   const int group = d.heads / d.kvHeads;
-  const int row = d.kvHeads * d.headDim;
+  const size_t row = size_t(d.kvHeads) * d.headDim;
   const int n = s.pastLen + 1;
   const float scale = 1.f / std::sqrt(float(d.headDim));
   scores.resize(size_t(n));
   for (int h = 0; h < d.heads; h++) {
-    const int g = h / group;
+    const size_t kvOffset = size_t(h / group) * d.headDim;
     const float* qh = q + size_t(h) * d.headDim;
-    float maxScore = -INFINITY;
-    for (int t = 0; t < n; t++) {
-      const float* kt = s.keys + size_t(t) * row + size_t(g) * d.headDim;
-      scores[t] = dot(qh, kt, d.headDim) * scale;
-      if (scores[t] > maxScore) maxScore = scores[t];
+    const float* keys = s.keys + kvOffset;
+    const float* values = s.values + kvOffset;
+    float* oh = out + size_t(h) * d.headDim;
+    if (!headFast(d.headDim, qh, keys, values, row, n, scale, scores.data(), oh, true)) {
+      for (int t = 0; t < n; t++) scores[t] = dot(qh, keys + size_t(t) * row, d.headDim) * scale;
     }
+    float maxScore = -INFINITY;
+    for (int t = 0; t < n; t++) maxScore = std::max(maxScore, scores[t]);
     float sum = 0.f;
     for (int t = 0; t < n; t++) {
       scores[t] = std::exp(scores[t] - maxScore);
       sum += scores[t];
     }
-    float* oh = out + size_t(h) * d.headDim;
-    for (int i = 0; i < d.headDim; i++) oh[i] = 0.f;
-    for (int t = 0; t < n; t++) {
-      const float p = scores[t] / sum;
-      const float* vt = s.values + size_t(t) * row + size_t(g) * d.headDim;
-      axpy(p, vt, oh, d.headDim);
+    const float inv = 1.f / sum;
+    for (int t = 0; t < n; t++) scores[t] *= inv;
+    if (!headFast(d.headDim, qh, keys, values, row, n, scale, scores.data(), oh, false)) {
+      for (int i = 0; i < d.headDim; i++) oh[i] = 0.f;
+      for (int t = 0; t < n; t++) axpy(scores[t], values + size_t(t) * row, oh, d.headDim);
     }
   }
 }
