@@ -2,6 +2,7 @@
 // else a just-in-time decode into a scratch buffer right before the dense kernel.
 
 import type { GpuWeight } from './gpu-weight.js';
+import type { Epilogue } from './epilogue.js';
 import type { KernelRuntime } from './kernel-runtime.js';
 import { decodeHuff8, fusedHuff8Gemv, FUSED_MAX_ROWS, type Huff8Tensor } from './huff8.js';
 import { decodeHuff8Fine, fineFusedSupported, fusedHuff8GemvFine, type FineIndex } from './huff8-fine.js';
@@ -48,7 +49,7 @@ export function tryFusedProduct(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
   w: CompressedWeight,
-  a: { x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; accumulate: boolean },
+  a: { x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number } & Epilogue,
 ): boolean {
   if (w.mode !== 'fused' || a.m > FUSED_MAX_ROWS || w.tensor.dtype !== 'BF16') return false;
   if (w.fine && fineFusedSupported(w.tensor, a.k)) fusedHuff8GemvFine(rt, enc, { ...a, t: w.tensor, index: w.fine, err: w.err });

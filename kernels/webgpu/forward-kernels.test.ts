@@ -35,30 +35,37 @@ for (const subgroups of [true, false]) {
     };
 
     for (const format of ['f32', 'bf16'] as const) {
-      for (const [m, n, k, withBias, kernel, accumulate] of [
-        [1, 67, 96, false, 'gemv', false],
-        [2, 19, 2056, true, 'gemv', true],
-        [3, 40, 130, true, 'gemv', false],
-        [8, 33, 64, false, 'gemv', true],
-        [37, 45, 70, true, 'gemm', true],
-        [5, 64, 48, false, 'gemm', false],
-        [11, 70, 36, true, 'naive', false],
-        [4, 21, 40, false, 'naive', true],
+      // Epilogues: 'acc' y += product (residual add), 'glu' y = silu(gate) * product (SiLU-gated MLP).
+      for (const [m, n, k, withBias, kernel, epilogue] of [
+        [1, 67, 96, false, 'gemv', 'none'],
+        [2, 19, 2056, true, 'gemv', 'acc'],
+        [3, 40, 130, true, 'gemv', 'glu'],
+        [8, 33, 64, false, 'gemv', 'acc'],
+        [1, 24, 512, true, 'gemv', 'glu'],
+        [37, 45, 70, true, 'gemm', 'acc'],
+        [5, 64, 48, false, 'gemm', 'none'],
+        [12, 40, 64, true, 'gemm', 'glu'],
+        [11, 70, 36, true, 'naive', 'none'],
+        [4, 21, 40, false, 'naive', 'acc'],
+        [3, 22, 38, true, 'naive', 'glu'],
       ] as const) {
-        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''}${accumulate ? ' y+=' : ''} (${kernel})`, async (t) => {
+        it(`matmul ${format} m=${m} n=${n} k=${k}${withBias ? ' +bias' : ''} ${epilogue} (${kernel})`, async (t) => {
           if (!ready(t)) return;
           const x = randUniform(prng, m * k);
           const wBits = format === 'bf16' ? randBf16(prng, n * k) : null;
           const w = wBits ? bf16ToF32(wBits) : randUniform(prng, n * k);
           const bias = withBias ? randUniform(prng, n) : null;
           // Accumulating products start from fresh random y (the residual), others from poison.
-          const y0 = accumulate ? randUniform(prng, m * n) : null;
+          const y0 = epilogue === 'acc' ? randUniform(prng, m * n) : null;
+          const gate = epilogue === 'glu' ? randUniform(prng, m * n, 4) : null;
           const y = y0 ? rt.upload(y0) : out(m * n);
+          const epi = { accumulate: epilogue === 'acc', gate: gate && rt.upload(gate) };
           rt.run((enc) =>
-            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k, accumulate }, { kernel }),
+            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k, ...epi }, { kernel }),
           );
-          const want = matmulRef(x, w, m, n, k, bias);
+          let want = matmulRef(x, w, m, n, k, bias);
           if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+          if (gate) want = siluMulRef(gate, want);
           assertClose(await rt.readF32(y, m * n), want, `matmul seed=${seed}`, 1e-5, 1e-4);
         });
       }

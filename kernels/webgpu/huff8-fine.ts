@@ -3,6 +3,7 @@
 
 import { grid, type KernelRuntime } from './kernel-runtime.js';
 import { huff8Params, type Huff8Tensor } from './huff8.js';
+import { epilogueDefines, type Epilogue } from './epilogue.js';
 
 /** Codes per sub-chunk (SUB in huff8-common.wgsl). */
 export const SUB_CODES = 32;
@@ -72,11 +73,11 @@ export function fineFusedSupported(t: Pick<Huff8Tensor, 'dtype' | 'chunkSize'>, 
   return t.dtype === 'BF16' && fineIndexSupported(t) && Number.isInteger(spr) && (spr & (spr - 1)) === 0;
 }
 
-/** y[m, n] = (or += with `accumulate`) sum_k x[m, k] * W[n, k] (+ bias), W = decode(t) in registers, in one dispatch (m <= FINE_FUSED_MAX_ROWS). */
+/** y[m, n] = (or an epilogue of) sum_k x[m, k] * W[n, k] (+ bias), W = decode(t) in registers, in one dispatch (m <= FINE_FUSED_MAX_ROWS). */
 export function fusedHuff8GemvFine(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
-  a: { t: Huff8Tensor; index: FineIndex; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; err: GPUBuffer; accumulate?: boolean },
+  a: { t: Huff8Tensor; index: FineIndex; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; err: GPUBuffer } & Epilogue,
 ): void {
   if (a.m > FINE_FUSED_MAX_ROWS) throw new RangeError(`fused huff8 GEMV takes at most ${FINE_FUSED_MAX_ROWS} rows, got ${a.m}`);
   if (a.n * a.k !== a.t.numElements) throw new RangeError(`fused huff8 GEMV: ${a.n}x${a.k} does not match ${a.t.numElements} elements`);
@@ -85,9 +86,9 @@ export function fusedHuff8GemvFine(
   const rowsPerTile = WG / Math.min(spr, WG);
   const totalTiles = Math.ceil(a.n / rowsPerTile);
   const tiles = tilesFor(totalTiles);
-  const pipe = rt.pipeline('huff8-gemv-fine', { MB: a.m, HAS_BIAS: a.bias !== null, ACCUMULATE: a.accumulate ?? false });
   const p = huff8Params(rt, a.t, 0, a.k, a.m, 0, { auxWordOffset: a.index.wordOffset, sprLog2: Math.log2(spr), tiles });
   const bindings = [p, a.t.seg, a.t.tables, a.y, a.err, a.index.aux, a.x];
   if (a.bias) bindings.push(a.bias);
+  const pipe = rt.pipeline('huff8-gemv-fine', { MB: a.m, HAS_BIAS: a.bias !== null, ...epilogueDefines(a, bindings) });
   rt.dispatch(enc, pipe, bindings, grid(Math.ceil(totalTiles / tiles)));
 }

@@ -10,7 +10,7 @@ import { KernelRuntime } from './kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
 import { buildFineIndex, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, type FineIndex } from './huff8-fine.js';
 import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
-import { matmulRef } from '../reference/forward-ops.js';
+import { matmulRef, siluMulRef } from '../reference/forward-ops.js';
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 
@@ -171,8 +171,9 @@ describe('huff8 WGSL decoder', () => {
     [40, 96, 1, 256, false, false], // chunks span several rows
     [6, 600, 3, 256, true, true], // rows span several chunks, k not a multiple of the chunk; y += (residual)
     [24, 512, 8, 512, false, false],
+    [10, 300, 2, 256, true, 'glu'], // y = silu(gate) * product
   ] as const) {
-    it(`fused decode + GEMV n=${n} k=${k} m=${m} chunk=${chunk}${accumulate ? ' y+=' : ''}`, async (t) => {
+    it(`fused decode + GEMV n=${n} k=${k} m=${m} chunk=${chunk}${accumulate === true ? ' y+=' : accumulate ? ' glu' : ''}`, async (t) => {
       if (!ready(t)) return;
       const bits = gaussianBf16(n * k, 0.05, seed + n);
       const { t: tensor, enc, lengths } = upload(bits, 'BF16', chunk);
@@ -180,15 +181,18 @@ describe('huff8 WGSL decoder', () => {
       decodeTensor(enc, lengths, 'BF16', w);
       const x = randUniform(prng, m * k);
       const bias = withBias ? randUniform(prng, n) : null;
-      const y0 = accumulate ? randUniform(prng, m * n) : null;
+      const y0 = accumulate === true ? randUniform(prng, m * n) : null;
+      const gate = accumulate === 'glu' ? randUniform(prng, m * n, 4) : null;
       const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
       if (!y0) poison(rt, y);
       const partials = rt.buffer(fusedPartialBytes(tensor, k, m));
       poison(rt, partials);
       const err = rt.upload(new Uint32Array(4));
-      rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, partials, err, accumulate }));
-      const want = matmulRef(x, w, m, n, k, bias);
+      const epi = { accumulate: accumulate === true, gate: gate && rt.upload(gate) };
+      rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, partials, err, ...epi }));
+      let want = matmulRef(x, w, m, n, k, bias);
       if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+      if (gate) want = siluMulRef(gate, want);
       assertClose(await rt.readF32(y, m * n), want, `fused seed=${seed}`, 1e-5, 1e-4);
       assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
     });
@@ -209,10 +213,11 @@ describe('huff8 fine fused decode + GEMV', () => {
     for (const [n, k, m, chunk, withBias, accumulate] of [
       [40, 64, 1, 256, false, false], // 2 sub-chunks per row: 128 rows per tile, no subgroup reduction
       [70, 1024, 3, 256, true, true], // 32 per row; rows of a tile past n; y += (residual)
+      [30, 256, 2, 256, true, 'glu'], // 8 per row; y = silu(gate) * product
       [9, 4096, 8, 512, false, false], // 128 per row
       [3, 16384, 2, 4096, true, false], // 512 per row: each invocation decodes two sub-chunks
     ] as const) {
-      it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''}${accumulate ? ' y+=' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
+      it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''}${accumulate === true ? ' y+=' : accumulate ? ' glu' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
         if (!gpu) return t.skip(NO_GPU_MESSAGE);
         const bits = gaussianBf16(n * k, 0.05, seed + n);
         const lengths = codebookFor(symbolHistogram(bits));
@@ -236,15 +241,18 @@ describe('huff8 fine fused decode + GEMV', () => {
         const err = rt.upload(new Uint32Array(4));
         const index = { aux: rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
         poison(rt, index.aux);
-        const y0 = accumulate ? randUniform(prng, m * n) : null;
+        const y0 = accumulate === true ? randUniform(prng, m * n) : null;
+        const gate = accumulate === 'glu' ? randUniform(prng, m * n, 4) : null;
         const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
         if (!y0) poison(rt, y);
+        const epi = { accumulate: accumulate === true, gate: gate && rt.upload(gate) };
         rt.run((e) => {
           buildFineIndex(rt, e, tensor, index, err);
-          fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, err, accumulate });
+          fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, err, ...epi });
         });
-        const want = matmulRef(x, w, m, n, k, bias);
+        let want = matmulRef(x, w, m, n, k, bias);
         if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+        if (gate) want = siluMulRef(gate, want);
         assertClose(await rt.readF32(y, m * n), want, `fine fused seed=${seed}`, 1e-5, 1e-4);
         assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
       });

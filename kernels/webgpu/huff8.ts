@@ -2,6 +2,7 @@
 
 import { canonicalCodes, MAX_CODE_LENGTH, NUM_SYMBOLS } from '../codec/huffman.js';
 import { grid, type KernelRuntime } from './kernel-runtime.js';
+import { epilogueDefines, type Epilogue } from './epilogue.js';
 
 const LUT_BITS = 10;
 const TABLE_WORDS = 1331; // see kernels/wgsl/huff8-common.wgsl
@@ -121,7 +122,7 @@ export const FUSED_MAX_ROWS = 8;
 export function fusedHuff8Gemv(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
-  a: { t: Huff8Tensor; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; partials: GPUBuffer; err: GPUBuffer; accumulate?: boolean },
+  a: { t: Huff8Tensor; x: GPUBuffer; y: GPUBuffer; bias: GPUBuffer | null; m: number; n: number; k: number; partials: GPUBuffer; err: GPUBuffer } & Epilogue,
 ): void {
   if (a.m > FUSED_MAX_ROWS) throw new RangeError(`fused huff8 GEMV takes at most ${FUSED_MAX_ROWS} rows, got ${a.m}`);
   if (a.n * a.k !== a.t.numElements) throw new RangeError(`fused huff8 GEMV: ${a.n}x${a.k} does not match ${a.t.numElements} elements`);
@@ -129,8 +130,8 @@ export function fusedHuff8Gemv(
   const mb = a.m;
   const gemv = rt.pipeline('huff8-gemv', { MB: mb });
   rt.dispatch(enc, gemv, [huff8Params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / DECODE_WG)));
-  const reduce = rt.pipeline('huff8-reduce', { MB: mb, HAS_BIAS: a.bias !== null, ACCUMULATE: a.accumulate ?? false });
   const bindings = [rt.uniform([a.n, a.k, a.m, a.t.chunkSize, slots, 0, 0, 0]), a.partials, a.y];
   if (a.bias) bindings.push(a.bias);
+  const reduce = rt.pipeline('huff8-reduce', { MB: mb, HAS_BIAS: a.bias !== null, ...epilogueDefines(a, bindings) });
   rt.dispatch(enc, reduce, bindings, grid(Math.ceil(a.n / 64)));
 }

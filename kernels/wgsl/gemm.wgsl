@@ -1,4 +1,4 @@
-// Tiled GEMM for prefill: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or y += that (ACCUMULATE); 32x32 output tile per workgroup, 4x4 per invocation, f32 accumulation.
+// Tiled GEMM for prefill: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or an epilogue (epilogue.wgsl); 32x32 output tile per workgroup, 4x4 per invocation, f32 accumulation.
 
 struct Params {
   n: u32,
@@ -10,6 +10,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>; // [m, k]
 #include "weights"
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [m, n]
+#include "epilogue"
 #if HAS_BIAS
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #endif
@@ -68,11 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 #if HAS_BIAS
         t += bias[gn];
 #endif
-#if ACCUMULATE
-        y[gm * p.n + gn] += t;
-#else
-        y[gm * p.n + gn] = t;
-#endif
+        store_y(gm * p.n + gn, t);
       }
     }
   }

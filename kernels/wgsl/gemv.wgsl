@@ -1,4 +1,4 @@
-// GEMV for decode: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or y += that (ACCUMULATE: the residual add fused in), for up to MB rows of x; one workgroup per output n, f32 accumulation.
+// GEMV for decode: y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or an epilogue (epilogue.wgsl), for up to MB rows of x; one workgroup per output n, f32 accumulation.
 // NOTE: the VEC8 variant (BF16, k % 8 == 0) loads 16 bytes of W per invocation (8 BF16) and keeps four such loads in flight
 // per invocation: batch-1 decode is bound by bytes in flight, and a 4-byte load per invocation left the H100 at ~390 GB/s.
 #if SUBGROUPS
@@ -20,6 +20,7 @@ struct Params {
 #include "weights"
 #endif
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [m, n]
+#include "epilogue"
 #if HAS_BIAS
 @group(0) @binding(4) var<storage, read> bias: array<f32>; // [n]
 #endif
@@ -120,10 +121,6 @@ fn main(
 #if HAS_BIAS
     t += bias[row];
 #endif
-#if ACCUMULATE
-    y[lid * p.n + row] += t;
-#else
-    y[lid * p.n + row] = t;
-#endif
+    store_y(lid * p.n + row, t);
   }
 }

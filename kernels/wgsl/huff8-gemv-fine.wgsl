@@ -1,6 +1,6 @@
 // Fused huff8 decode + GEMV through the fine index (batch <= MB, BF16, k a power-of-two multiple of 32): each invocation
 // decodes 32 weights of one row in registers, multiplies them with x, and the row's invocations reduce in workgroup
-// memory (subgroupAdd where a row spans whole subgroups); one dispatch, no partial-sum buffer; y += with ACCUMULATE. W is [n, k] row-major.
+// memory (subgroupAdd where a row spans whole subgroups); one dispatch, no partial-sum buffer; epilogue.wgsl. W is [n, k] row-major.
 #if SUBGROUPS
 enable subgroups;
 #endif
@@ -9,6 +9,7 @@ enable subgroups;
 @group(0) @binding(1) var<storage, read> seg: array<u32>;
 @group(0) @binding(2) var<storage, read> tables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [m, rows]
+#include "epilogue"
 @group(0) @binding(4) var<storage, read_write> err: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read> aux: array<u32>;
 @group(0) @binding(6) var<storage, read> x: array<vec4<f32>>; // [m, k/4]
@@ -115,11 +116,7 @@ fn main(
 #if HAS_BIAS
           total += bias[row];
 #endif
-#if ACCUMULATE
-          y[m * rows + row] += total;
-#else
-          y[m * rows + row] = total;
-#endif
+          store_y(m * rows + row, total);
         }
       }
     }

@@ -1,4 +1,4 @@
-// Second pass of the fused decode + GEMV: y[m, n] = sum of the partials of every chunk overlapping row n (+ bias), or y += that (ACCUMULATE).
+// Second pass of the fused decode + GEMV: y[m, n] = sum of the partials of every chunk overlapping row n (+ bias), or an epilogue (epilogue.wgsl).
 
 struct Params {
   n: u32,
@@ -13,6 +13,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> partials: array<f32>; // [chunks, slots, MB]
 @group(0) @binding(2) var<storage, read_write> y: array<f32>; // [m, n]
+#include "epilogue"
 #if HAS_BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 #endif
@@ -40,10 +41,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #else
     let t = acc[m];
 #endif
-#if ACCUMULATE
-    y[m * p.n + row] += t;
-#else
-    y[m * p.n + row] = t;
-#endif
+    store_y(m * p.n + row, t);
   }
 }

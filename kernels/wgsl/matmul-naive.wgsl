@@ -1,4 +1,4 @@
-// Barrier-free matmul for software adapters: one invocation per output y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or y += that (ACCUMULATE).
+// Barrier-free matmul for software adapters: one invocation per output y[m, n] = sum_k x[m, k] * W[n, k] (+ bias), or an epilogue (epilogue.wgsl).
 // NOTE: SwiftShader runs invocations as SIMD lanes on the CPU and pays heavily per workgroup barrier;
 // this plain form is ~100x faster there than the tiled/reduction kernels hardware GPUs want.
 
@@ -12,6 +12,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<vec2<f32>>; // [m, k/2]
 #include "weights"
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [m, n]
+#include "epilogue"
 #if HAS_BIAS
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #endif
@@ -31,9 +32,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #if HAS_BIAS
   acc += bias[n];
 #endif
-#if ACCUMULATE
-  y[m * p.n + n] += acc;
-#else
-  y[m * p.n + n] = acc;
-#endif
+  store_y(m * p.n + n, acc);
 }

@@ -10,7 +10,6 @@ import { GpuError, KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js'
 import { matmul, type MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import { gather, rmsnorm } from '../../kernels/webgpu/norm-gather.js';
 import { attention, kvStore, META_STRIDE, rope } from '../../kernels/webgpu/attention.js';
-import { siluMul } from '../../kernels/webgpu/elementwise.js';
 import { GpuKvPool } from './webgpu-kv.js';
 import { uploadResidentWeights, type GpuWeightSource } from './webgpu-weights.js';
 import { WebgpuScratch } from './webgpu-scratch.js';
@@ -230,8 +229,8 @@ export class WebgpuRunner implements ModelRunner {
       matmul(rt, enc, { x: s.attn, w: L.oProj, y: s.hidden, bias: L.oBias, m: T, n: H, k: nH * hd, accumulate: true });
       rmsnorm(rt, enc, { x: s.hidden, weight: L.postAttentionNorm, y: s.xn, hidden: H, rows: T, eps });
       mm(enc, s.xn, L.gateProj, s.gate, L.gateBias, T, I, H);
-      mm(enc, s.xn, L.upProj, s.up, L.upBias, T, I, H);
-      siluMul(rt, enc, { gate: s.gate, up: s.up, out: s.act, count: T * I });
+      // The SiLU gate rides in the up product's epilogue: act = silu(gate) * (x · Wupᵀ + b).
+      matmul(rt, enc, { x: s.xn, w: L.upProj, y: s.act, bias: L.upBias, m: T, n: I, k: H, gate: s.gate });
       matmul(rt, enc, { x: s.act, w: L.downProj, y: s.hidden, bias: L.downBias, m: T, n: H, k: I, accumulate: true });
     }
     gather(rt, enc, { ids: s.pick, idStride: 1, table: { buffer: s.hidden, format: 'f32' }, out: s.rows, hidden: H, count: R });

@@ -13,7 +13,6 @@ export interface ScratchBuffers {
   v: GPUBuffer;
   attn: GPUBuffer; // [T, heads*hd]
   gate: GPUBuffer; // [T, I]
-  up: GPUBuffer;
   act: GPUBuffer;
   rows: GPUBuffer; // [R, H]
   rowsNorm: GPUBuffer;
@@ -54,7 +53,6 @@ export class WebgpuScratch {
       v: f(t * nKv * hd, 'v'),
       attn: f(t * nH * hd, 'attn'),
       gate: f(t * I, 'gate'),
-      up: f(t * I, 'up'),
       act: f(t * I, 'act'),
       rows: f(r * H, 'rows'),
       rowsNorm: f(r * H, 'rowsNorm'),
