@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gaussianBf16 } from '../kernels/codec/synthetic.js';
 import { codedBits, huffmanCodeLengths } from '../kernels/codec/huffman.js';
-import { nativeDecode, nativeEncode, nativeFeatures, nativeHistogram } from '../kernels/codec/native.js';
+import { nativeDecode, nativeDecodePlanes, nativeEncode, nativeExpandPlanes, nativeFeatures, nativeHistogram } from '../kernels/codec/native.js';
+import { expandPlanesReference, splitPlanes } from '../kernels/codec/planes-reference.js';
 import { convertToEwm } from '../runtime/container/ewm-writer.js';
 import { loadModel } from '../runtime/model/load-model.js';
 import { createRunner } from '../runtime/engine/create-runner.js';
@@ -82,6 +83,26 @@ function decodeBench(): Record<string, number> {
     record(`decodeBf16Portable_${threads}t_`, best(() => nativeDecode(enc, lengths, out16, { dtype: 'BF16', threads, portable: true })), threads);
     // Counted in BF16-equivalent bytes so that the figures compare; the FP32 output is twice that.
     record(`decodeToF32Bf16Equiv_${threads}t_`, best(() => nativeDecode(enc, lengths, out32, { dtype: 'BF16', threads })), threads);
+  }
+  // Precision rungs (format version 2): the same stream with the raw byte as bit-planes. Validated
+  // against the TypeScript reference first (symbols from the lossless decode), then timed.
+  const planed = { ...enc, planes: splitPlanes(enc.raw) };
+  const symbols = new Uint8Array(numElements);
+  nativeDecodePlanes(planed, lengths, 3, symbols, { dtype: 'BF16' });
+  const want = new Float32Array(numElements);
+  for (const keep of [3, 2, 1]) {
+    expandPlanesReference(symbols, planed.planes, keep, 'BF16', want);
+    out32.fill(Number.NaN);
+    nativeDecodePlanes(planed, lengths, keep, out32, { dtype: 'BF16', threads: 1 });
+    if (!Buffer.from(out32.buffer).equals(Buffer.from(want.buffer))) throw new Error(`rung with ${keep} planes: decode differs from the reference`);
+    out32.fill(Number.NaN);
+    nativeExpandPlanes(symbols, planed.planes, keep, out32, { dtype: 'BF16', threads: 1 });
+    if (!Buffer.from(out32.buffer).equals(Buffer.from(want.buffer))) throw new Error(`rung with ${keep} planes: expand differs from the reference`);
+  }
+  for (const threads of [1, 2]) {
+    for (const keep of [3, 2, 1]) record(`rung${keep}PlanesDecodeToF32Bf16Equiv_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, keep, out32, { dtype: 'BF16', threads })), threads);
+    record(`decodeSymbolsOnly_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, 1, symbols, { dtype: 'BF16', threads })), threads);
+    for (const keep of [2, 1]) record(`rung${keep}PlanesExpandCompactToF32Bf16Equiv_${threads}t_`, best(() => nativeExpandPlanes(symbols, planed.planes, keep, out32, { dtype: 'BF16', threads })), threads);
   }
   return result;
 }
