@@ -96,8 +96,9 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
   const recordIndex = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => buildFineIndex(rt, enc, h.t, indexes[i], err));
   const recordChunk = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => decodeHuff8(rt, enc, h.t, out, offsets[i], 'pairs', err));
   const recordFine = (enc: GPUCommandEncoder) => huffs.forEach((h, i) => decodeHuff8Fine(rt, enc, h.t, indexes[i], out, offsets[i], 'pairs', err));
+  const poison = rt.upload(new Uint32Array(words).fill(0xdeadbeef));
   const validate = async (what: string, record: (enc: GPUCommandEncoder) => void) => {
-    rt.run((enc) => rt.copy(enc, rt.upload(new Uint32Array(words).fill(0xdeadbeef)), 0, out, 0, words * 4)); // poison
+    rt.run((enc) => rt.copy(enc, poison, 0, out, 0, words * 4));
     rt.run(record);
     for (const [i, h] of huffs.entries()) {
       const got = new Uint16Array(await rt.read(out, h.t.numElements * 2, offsets[i] * 4));
@@ -116,7 +117,7 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
   const indexSec = fine ? await timeGpu(rt, iters, recordIndex) : NaN;
   const copyDst = rt.buffer(decodedBytes);
   const copySec = await timeGpu(rt, iters, (enc) => rt.copy(enc, out, 0, copyDst, 0, Math.floor(decodedBytes / 4) * 4));
-  for (const b of [seg, tables, err, out, copyDst, aux]) b.destroy();
+  for (const b of [seg, tables, err, out, copyDst, aux, poison]) b.destroy();
   const gb = (bytes: number, sec: number) => bytes / sec / 1e9;
   const copyTrafficGBs = gb(2 * decodedBytes, copySec);
   const best = fine ? fineSec : chunkSec;
@@ -161,7 +162,7 @@ async function buildSource(rt: KernelRuntime, model: SyntheticModel, mode: Mode)
 async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mode, steps: number, promptLen: number, gpuRepeats: number) {
   const source = await buildSource(rt, model, mode);
   const runner = new WebgpuRunner(model.config, rt, source, promptLen + steps + 4, false);
-  const result: Record<string, { tokensPerSec: number; msPerStep: number; gpuTokensPerSec: number; gpuMsPerStep: number; firstLogits: Float32Array }> = {};
+  const result: Record<string, { tokensPerSec: number; msPerStep: number; gpuTokensPerSec: number; gpuMsPerStep: number; dispatchesPerStep: number; firstLogits: Float32Array }> = {};
   try {
     for (const batch of BATCHES) {
       const ids = Array.from({ length: batch }, (_, i) => 100 * batch + i);
@@ -170,12 +171,14 @@ async function measureTokens(rt: KernelRuntime, model: SyntheticModel, mode: Mod
       await runner.step(ids.map((seqId, b) => ({ seqId, tokenIds: prompt(b) })));
       const firstLogits = (await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [17] }))))[0];
       await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [18] })));
+      const d0 = rt.dispatchCount;
       const t0 = performance.now();
       for (let s = 0; s < steps; s++) await runner.step(ids.map((seqId) => ({ seqId, tokenIds: [(s * 31) % model.config.vocabSize] })));
       const sec = (performance.now() - t0) / 1000;
+      const dispatchesPerStep = (rt.dispatchCount - d0) / steps;
       // GPU-bound figure: the same decode step recorded `steps` times in one submit (no JS encoding or readback in between).
       const gpuSec = await gpuStepSeconds(runner, ids, gpuRepeats);
-      result[`batch${batch}`] = { tokensPerSec: (batch * steps) / sec, msPerStep: (sec * 1000) / steps, gpuTokensPerSec: batch / gpuSec, gpuMsPerStep: gpuSec * 1000, firstLogits };
+      result[`batch${batch}`] = { tokensPerSec: (batch * steps) / sec, msPerStep: (sec * 1000) / steps, gpuTokensPerSec: batch / gpuSec, gpuMsPerStep: gpuSec * 1000, dispatchesPerStep, firstLogits };
       ids.forEach((id) => runner.freeSequence(id));
     }
     return { result, gpuBytes: source.gpuBytes };
@@ -204,7 +207,7 @@ async function main(): Promise<number> {
     console.log(`model: ${values.small ? 'small' : 'Llama-3.2-1B-shaped'}, ${config.numLayers} blocks, block ${(model.compressedBytes / 1e6).toFixed(1)} MB compressed, ${model.bitsPerWeight.toFixed(2)} bits/weight (chunk ${chunk}); built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const rt = new KernelRuntime(gpu);
     const out = values.out ?? join(root, 'bench/results', values.small ? 'gpu-bench-small.json' : 'gpu-bench.json');
-    const tokens: Partial<Record<Mode, Record<string, { tokensPerSec: number; msPerStep: number; gpuTokensPerSec: number; gpuMsPerStep: number }>>> = {};
+    const tokens: Partial<Record<Mode, Record<string, { tokensPerSec: number; msPerStep: number; gpuTokensPerSec: number; gpuMsPerStep: number; dispatchesPerStep: number }>>> = {};
     const gpuBytes: Partial<Record<Mode, number>> = {};
     const failures: Partial<Record<Mode | 'decode', string>> = {};
     const report: Record<string, unknown> = {
@@ -255,7 +258,7 @@ async function main(): Promise<number> {
         tokens[mode] = Object.fromEntries(Object.entries(result).map(([k, { firstLogits: _, ...v }]) => [k, v]));
         const fmt = (b: number) => {
           const r = result[`batch${b}`];
-          return `batch ${b}: ${r.tokensPerSec.toFixed(1)} tok/s (GPU-bound ${r.gpuTokensPerSec.toFixed(1)})`;
+          return `batch ${b}: ${r.tokensPerSec.toFixed(1)} tok/s (GPU-bound ${r.gpuTokensPerSec.toFixed(1)}, ${r.dispatchesPerStep} dispatches/step)`;
         };
         console.log(`${mode.padEnd(5)} ${BATCHES.map(fmt).join(', ')}; GPU weights ${(bytes / 1e9).toFixed(2)} GB (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       } catch (err) {

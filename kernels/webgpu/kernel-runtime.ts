@@ -33,6 +33,8 @@ export class KernelRuntime {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
+  /** Dispatches recorded so far (benchmarks report dispatches per step). */
+  dispatchCount = 0;
 
   /**
    * Pick the kernels a software adapter runs fast (barrier-free) instead of those hardware GPUs
@@ -119,6 +121,7 @@ export class KernelRuntime {
       pass = encoder.beginComputePass();
       this.passes.set(encoder, pass);
     }
+    this.dispatchCount++;
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, this.bindGroup(pipeline, bindings));
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
