@@ -150,6 +150,34 @@ fn next16(r: ptr<function, Reader>, e: u32, end_bit: u32) -> u32 {
   return join16(hit & 0xffu, raw_byte(r, e));
 }
 
+/**
+ * Advances past the next code and returns its symbol; sets *bad when no code matches. NOTE: no per-code bounds check:
+ * the fine kernels check once, after a sub-chunk, that its codes ended exactly at its end bit (a corrupt stream that
+ * runs over fails that check), which takes two branches per code out of their inner loops.
+ */
+fn next_sym(r: ptr<function, Reader>, bad: ptr<function, bool>) -> u32 {
+  let hit = lookup(peek16(r));
+  let len = hit >> 8u;
+  *bad = *bad || len == 0u;
+  (*r).bit += len;
+  return hit & 0xffu;
+}
+
+/** The 16-bit patterns of 4 consecutive elements from their symbols and their raw bytes (element j in byte j of raw4). */
+fn join4(s: vec4<u32>, raw4: u32) -> vec4<u32> {
+  let raw = (vec4<u32>(raw4) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu);
+  return ((raw & vec4<u32>(0x80u)) << vec4<u32>(8u)) | (s << vec4<u32>(7u)) | (raw & vec4<u32>(0x7fu));
+}
+
+/** The next 4 elements' 16-bit patterns; raw4 holds their raw bytes. */
+fn next4(r: ptr<function, Reader>, bad: ptr<function, bool>, raw4: u32) -> vec4<u32> {
+  let s0 = next_sym(r, bad);
+  let s1 = next_sym(r, bad);
+  let s2 = next_sym(r, bad);
+  let s3 = next_sym(r, bad);
+  return join4(vec4<u32>(s0, s1, s2, s3), raw4);
+}
+
 /** Flags a malformed chunk; the host reads the count after decoding. */
 fn flag_error() {
   atomicAdd(&err[0], 1u);

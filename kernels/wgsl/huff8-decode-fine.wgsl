@@ -12,6 +12,26 @@
 #include "huff8-common"
 #include "huff8-fine"
 
+/** A whole sub-chunk (32 elements): four codes per step, 16-byte stores. */
+fn decode_full(sb: Sub, r: ptr<function, Reader>) {
+  var bad = false;
+  let raw_at = hp.raw_off + (sb.first >> 2u);
+  let base = hp.out_off / 4u;
+  for (var q = 0u; q < SUB / 8u; q++) {
+    let a = next4(r, &bad, seg[raw_at + 2u * q]);
+    let b = next4(r, &bad, seg[raw_at + 2u * q + 1u]);
+#if OUT_F32
+    out[base + (sb.first >> 2u) + 2u * q] = vec4<u32>(to_f32_bits(a.x), to_f32_bits(a.y), to_f32_bits(a.z), to_f32_bits(a.w));
+    out[base + (sb.first >> 2u) + 2u * q + 1u] = vec4<u32>(to_f32_bits(b.x), to_f32_bits(b.y), to_f32_bits(b.z), to_f32_bits(b.w));
+#else
+    out[base + (sb.first >> 3u) + q] = vec4<u32>(a.x | (a.y << 16u), a.z | (a.w << 16u), b.x | (b.y << 16u), b.z | (b.w << 16u));
+#endif
+  }
+  if (bad || (*r).bit != sb.end_bit) {
+    flag_error();
+  }
+}
+
 fn decode_sub(s: u32) {
   let sb = sub_at(s);
   if (!sb.ok) {
@@ -20,6 +40,11 @@ fn decode_sub(s: u32) {
   }
   let count = min(SUB, hp.n - sb.first);
   var r = reader_at(sb.start);
+  if (count == SUB) {
+    decode_full(sb, &r);
+    return;
+  }
+  // The tensor's last sub-chunk when it is short: element by element.
   var pending = 0u;
   var acc = vec4<u32>(0u);
   let base = hp.out_off / 4u;

@@ -30,25 +30,19 @@ fn fma_sub(s: u32, acc: ptr<function, array<f32, MB>>) {
     return;
   }
   var r = reader_at(sb.start);
+  var bad = false;
   let k4 = hp.k / 4u;
   let col4 = (sb.first % hp.k) / 4u;
-  var wv = vec4<f32>(0.0);
-  for (var i = 0u; i < SUB; i++) {
-    let h = next16(&r, sb.first + i, sb.end_bit);
-    if (h == BAD) {
-      flag_error();
-      return;
-    }
-    wv[i & 3u] = bitcast<f32>(h << 16u);
-    if ((i & 3u) == 3u) {
-      for (var m = 0u; m < MB; m++) {
-        if (m < hp.m) {
-          (*acc)[m] += dot(wv, x[m * k4 + col4 + (i >> 2u)]);
-        }
+  let raw_at = hp.raw_off + (sb.first >> 2u); // sub-chunks start at multiples of 32 elements
+  for (var q = 0u; q < SUB / 4u; q++) {
+    let wv = bitcast<vec4<f32>>(next4(&r, &bad, seg[raw_at + q]) << vec4<u32>(16u));
+    for (var m = 0u; m < MB; m++) {
+      if (m < hp.m) {
+        (*acc)[m] += dot(wv, x[m * k4 + col4 + q]);
       }
     }
   }
-  if (r.bit != sb.end_bit) {
+  if (bad || r.bit != sb.end_bit) {
     flag_error();
   }
 }
