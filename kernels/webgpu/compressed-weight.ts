@@ -5,7 +5,7 @@ import type { GpuWeight } from './gpu-weight.js';
 import type { Epilogue } from './epilogue.js';
 import type { KernelRuntime } from './kernel-runtime.js';
 import { decodeHuff8, fusedHuff8Gemv, FUSED_MAX_ROWS, type Huff8Tensor } from './huff8.js';
-import { decodeHuff8Fine, fineFusedSupported, fusedHuff8GemvFine, type FineIndex } from './huff8-fine.js';
+import { decodeHuff8Fine, fineFusedSupported, fusedHuff8GemvFine, SUB_CODES, type FineIndex } from './huff8-fine.js';
 
 export interface CompressedWeight {
   format: 'huff8';
@@ -20,6 +20,8 @@ export interface CompressedWeight {
    * read back while they may still sit in the GPU's L2 cache, and the scratch is one matrix large.
    */
   scratch: GPUBuffer;
+  /** Just-in-time decode of small batches goes in row slices of at most this many decoded bytes (0: whole matrices). */
+  sliceBytes: number;
   /** Partial sums of the chunk-level fused kernel (used only without a fine index). */
   partials: GPUBuffer;
   /** Error counter the decoders add to on malformed streams. */
@@ -32,13 +34,31 @@ export function decodedBytes(t: Pick<Huff8Tensor, 'dtype' | 'numElements'>): num
   return Math.ceil((words * 4) / 16) * 16;
 }
 
-/** Records w's just-in-time decode into its scratch and returns the dense weight the next product reads. */
-export function decodeForProduct(rt: KernelRuntime, enc: GPUCommandEncoder, w: CompressedWeight): GpuWeight {
+/**
+ * The row slices a just-in-time product of w ([n, k]) decodes one after another: the whole matrix,
+ * or (GEMV with a fine index, k a multiple of 32) slices of at most w.sliceBytes decoded bytes.
+ */
+export function jitSlices(w: CompressedWeight, n: number, k: number, gemv: boolean): { first: number; count: number }[] {
+  const rowBytes = k * (w.tensor.dtype === 'F16' ? 4 : 2);
+  const perSlice = Math.max(1, Math.floor(w.sliceBytes / rowBytes));
+  if (!gemv || !w.fine || w.sliceBytes <= 0 || k % SUB_CODES !== 0 || perSlice >= n) return [{ first: 0, count: n }];
+  const slices = [];
+  for (let first = 0; first < n; first += perSlice) slices.push({ first, count: Math.min(perSlice, n - first) });
+  return slices;
+}
+
+/**
+ * Records the just-in-time decode of w into its scratch and returns the dense weight the product
+ * reads: the whole matrix, or rows [first, first + count) of [n, k] (a fine index is needed then).
+ */
+export function decodeForProduct(rt: KernelRuntime, enc: GPUCommandEncoder, w: CompressedWeight, k: number, rows?: { first: number; count: number }): GpuWeight {
   const f32 = w.tensor.dtype === 'F16'; // F16 widens to f32 exactly; BF16 stays packed pairs
   const mode = f32 ? 'f32' : 'pairs';
-  if (w.fine) decodeHuff8Fine(rt, enc, w.tensor, w.fine, w.scratch, 0, mode, w.err);
+  const elements = rows ? { first: rows.first * k, end: (rows.first + rows.count) * k } : { first: 0, end: w.tensor.numElements };
+  if (w.fine) decodeHuff8Fine(rt, enc, w.tensor, w.fine, w.scratch, 0, mode, w.err, elements);
+  else if (rows) throw new RangeError('huff8: row slices need the fine index');
   else decodeHuff8(rt, enc, w.tensor, w.scratch, 0, mode, w.err);
-  return { buffer: w.scratch, format: f32 ? 'f32' : 'bf16', offset: 0, size: decodedBytes(w.tensor) };
+  return { buffer: w.scratch, format: f32 ? 'f32' : 'bf16', offset: 0, size: decodedBytes({ dtype: w.tensor.dtype, numElements: elements.end - elements.first }) };
 }
 
 /**

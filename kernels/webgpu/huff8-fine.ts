@@ -48,7 +48,11 @@ export function buildFineIndex(rt: KernelRuntime, enc: GPUCommandEncoder, t: Huf
   rt.dispatch(enc, pipe, [p, t.seg, t.tables, index.aux, err], grid(Math.ceil(chunks / WG)));
 }
 
-/** As decodeHuff8 (same output layout and padding), one invocation per 32 weights through the fine index. */
+/**
+ * As decodeHuff8 (same output layout and padding), one invocation per 32 weights through the fine
+ * index; with `elements`, only elements [first, end) (first a multiple of 32), written from the output offset on
+ * (whole sub-chunks: leave room up to the next multiple of 32 elements).
+ */
 export function decodeHuff8Fine(
   rt: KernelRuntime,
   enc: GPUCommandEncoder,
@@ -58,12 +62,18 @@ export function decodeHuff8Fine(
   outWordOffset: number,
   mode: 'pairs' | 'f32',
   err: GPUBuffer,
+  elements?: { first: number; end: number },
 ): void {
   if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 decode: output offset ${outWordOffset} words is not 16-byte aligned`);
-  const totalTiles = Math.ceil(Math.ceil(t.numElements / SUB_CODES) / WG);
+  const first = elements?.first ?? 0;
+  const end = Math.min(elements?.end ?? t.numElements, t.numElements);
+  if (first % SUB_CODES !== 0 || first >= end) throw new RangeError(`huff8 decode: element range ${first}..${end} must start at a multiple of ${SUB_CODES}`);
+  const sub0 = first / SUB_CODES;
+  const subEnd = Math.ceil(end / SUB_CODES);
+  const totalTiles = Math.ceil((subEnd - sub0) / WG);
   const tiles = tilesFor(totalTiles);
   const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: mode === 'f32' });
-  const p = huff8Params(rt, t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles });
+  const p = huff8Params(rt, t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles, sub0, subEnd });
   rt.dispatch(enc, pipe, [p, t.seg, t.tables, out, err, index.aux], grid(Math.ceil(totalTiles / tiles)));
 }
 

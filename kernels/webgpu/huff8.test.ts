@@ -9,6 +9,8 @@ import { openGpu, type GpuContext } from './device.js';
 import { KernelRuntime } from './kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
 import { buildFineIndex, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, type FineIndex } from './huff8-fine.js';
+import { jitSlices } from './compressed-weight.js';
+import { matmul } from './matmul.js';
 import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
 import { matmulRef, siluMulRef } from '../reference/forward-ops.js';
 
@@ -142,6 +144,16 @@ describe('huff8 WGSL decoder', () => {
       const finePairs = await gpuDecodeFine(tensor, fine.index, 'pairs');
       assert.equal(finePairs.errors, 0, 'error flag (fine pairs)');
       assert.deepEqual(new Uint16Array(finePairs.words.buffer).subarray(0, data.length), cpu16, `fine pairs output, seed=${seed}`);
+      // A range (a row slice of the just-in-time path): elements [first, end) land at the output offset.
+      const first = 32 * Math.floor(data.length / 96);
+      const end = Math.min(data.length, first + 32 * 41 + 7);
+      const out = rt.buffer(Math.ceil((end - first) / 8) * 16 + 64);
+      poison(rt, out);
+      const rangeErr = rt.upload(new Uint32Array(4));
+      rt.run((e) => decodeHuff8Fine(rt, e, tensor, fine.index, out, 4, 'pairs', rangeErr, { first, end }));
+      const range = new Uint16Array(await rt.read(out, (end - first) * 2, 16));
+      assert.equal(new Uint32Array(await rt.read(rangeErr, 4))[0], 0, 'error flag (fine range)');
+      assert.deepEqual(range, cpu16.subarray(first, end), `fine range ${first}..${end}, seed=${seed}`);
       const fineF32 = await gpuDecodeFine(tensor, fine.index, 'f32');
       assert.equal(fineF32.errors, 0, 'error flag (fine f32)');
       assert.deepEqual(fineF32.words, new Uint32Array(cpu32.buffer), `fine f32 output, seed=${seed}`);
@@ -257,5 +269,63 @@ describe('huff8 fine fused decode + GEMV', () => {
         assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
       });
     }
+  }
+});
+
+describe('huff8 just-in-time product in row slices', () => {
+  let gpu: GpuContext | null = null;
+  let rt: KernelRuntime;
+  const seed = freshSeed();
+  const prng = new Prng(seed);
+  before(async () => {
+    gpu = await openGpu();
+    // Hardware kernels even on SwiftShader: row slices are a GEMV-path feature.
+    if (gpu) rt = new KernelRuntime(gpu, { kernels: 'hardware' });
+  });
+  after(() => gpu?.destroy());
+  for (const [n, k, m, sliceRows, epilogue] of [
+    [50, 96, 1, 7, 'none'], // 8 slices, the last short
+    [40, 256, 3, 16, 'acc'],
+    [33, 64, 2, 10, 'glu'],
+  ] as const) {
+    it(`n=${n} k=${k} m=${m}, ${sliceRows} rows per slice, ${epilogue}`, async (t) => {
+      if (!gpu) return t.skip(NO_GPU_MESSAGE);
+      const bits = gaussianBf16(n * k, 0.05, seed + n);
+      const lengths = codebookFor(symbolHistogram(bits));
+      const enc = encodeTensor(bits, lengths, 256);
+      const s = segmentOf(enc, 64);
+      const tensor: Huff8Tensor = {
+        seg: rt.upload(s.bytes),
+        tables: rt.upload(buildDecodeTables(lengths)),
+        dtype: 'BF16',
+        numElements: n * k,
+        chunkSize: 256,
+        bitLength: enc.bitLength,
+        indexOffset: s.indexOffset,
+        wordsOffset: s.wordsOffset,
+        rawOffset: s.rawOffset,
+      };
+      const w = new Float32Array(n * k);
+      decodeTensor(enc, lengths, 'BF16', w);
+      const err = rt.upload(new Uint32Array(4));
+      const index = { aux: rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
+      rt.run((e) => buildFineIndex(rt, e, tensor, index, err));
+      const scratch = rt.buffer(n * k * 2);
+      poison(rt, scratch);
+      const weight = { format: 'huff8', tensor, fine: index, mode: 'jit', scratch, sliceBytes: sliceRows * k * 2, partials: rt.buffer(16), err } as const;
+      assert.equal(jitSlices(weight, n, k, true).length, Math.ceil(n / sliceRows));
+      const x = randUniform(prng, m * k);
+      const bias = randUniform(prng, n);
+      const y0 = epilogue === 'acc' ? randUniform(prng, m * n) : null;
+      const gate = epilogue === 'glu' ? randUniform(prng, m * n, 4) : null;
+      const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
+      if (!y0) poison(rt, y);
+      rt.run((e) => matmul(rt, e, { x: rt.upload(x), w: weight, y, bias: rt.upload(bias), m, n, k, accumulate: epilogue === 'acc', gate: gate && rt.upload(gate) }));
+      let want = matmulRef(x, w, m, n, k, bias);
+      if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
+      if (gate) want = siluMulRef(gate, want);
+      assertClose(await rt.readF32(y, m * n), want, `sliced jit seed=${seed}`, 1e-5, 1e-4);
+      assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
+    });
   }
 });

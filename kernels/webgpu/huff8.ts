@@ -66,6 +66,9 @@ export interface FineParams {
   auxWordOffset: number;
   sprLog2: number;
   tiles: number;
+  /** Fine decode of a row slice: sub-chunks [sub0, subEnd) only, the first landing at the output offset. */
+  sub0?: number;
+  subEnd?: number;
 }
 
 export function huff8Params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0, m = 0, slots = 0, fine: FineParams = { auxWordOffset: 0, sprLog2: 0, tiles: 1 }): GPUBuffer {
@@ -86,6 +89,9 @@ export function huff8Params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: nu
     fine.auxWordOffset,
     fine.sprLog2,
     fine.tiles,
+    fine.sub0 ?? 0,
+    fine.subEnd ?? 0xffffffff,
+    0,
     0,
   ]);
 }

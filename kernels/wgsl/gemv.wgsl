@@ -9,7 +9,11 @@ struct Params {
   n: u32, // output features
   k: u32, // input features (even; a multiple of 8 for VEC8)
   m: u32, // rows of x (<= MB)
-  pad: u32,
+  row0: u32, // first output feature this dispatch computes (a row slice: W holds rows row0 .. row0 + rows only)
+  rows: u32, // output features this dispatch computes
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 #if VEC8
@@ -53,8 +57,8 @@ fn main(
   @builtin(subgroup_size) sg_size: u32,
 #endif
 ) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= p.n) {
+  let row = wid.x + wid.y * nwg.x; // within the slice
+  if (row >= p.rows) {
     return;
   }
   var acc: array<f32, MB>;
@@ -119,8 +123,8 @@ fn main(
     var t = partial[lid][0];
 #endif
 #if HAS_BIAS
-    t += bias[row];
+    t += bias[p.row0 + row];
 #endif
-    store_y(lid * p.n + row, t);
+    store_y(lid * p.n + p.row0 + row, t);
   }
 }

@@ -19,7 +19,10 @@ struct Huff8Params {
   aux_off: u32, // fine index (huff8-index.wgsl): u32 offset of this tensor's entries in `aux`
   spr_log2: u32, // fine fused GEMV: log2 of the sub-chunks per row (k / 32)
   tiles: u32, // fine kernels: tiles of DECODE_WG sub-chunks (decode) or row groups (GEMV) per workgroup
-  pad0: u32,
+  sub0: u32, // fine decode of a row slice: first sub-chunk decoded (its first element lands at out_off)
+  sub_end: u32, // fine decode of a row slice: sub-chunks from sub_end on are not decoded
+  pad1: u32,
+  pad2: u32,
 }
 
 // NOTE: the fine index splits every chunk into sub-chunks of SUB codes: one invocation per 32 weights (DFloat11-like

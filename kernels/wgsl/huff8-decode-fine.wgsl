@@ -17,14 +17,15 @@ fn decode_full(sb: Sub, r: ptr<function, Reader>) {
   var bad = false;
   let raw_at = hp.raw_off + (sb.first >> 2u);
   let base = hp.out_off / 4u;
+  let first = sb.first - hp.sub0 * SUB; // where the sub-chunk lands in the output
   for (var q = 0u; q < SUB / 8u; q++) {
     let a = next4(r, &bad, seg[raw_at + 2u * q]);
     let b = next4(r, &bad, seg[raw_at + 2u * q + 1u]);
 #if OUT_F32
-    out[base + (sb.first >> 2u) + 2u * q] = vec4<u32>(to_f32_bits(a.x), to_f32_bits(a.y), to_f32_bits(a.z), to_f32_bits(a.w));
-    out[base + (sb.first >> 2u) + 2u * q + 1u] = vec4<u32>(to_f32_bits(b.x), to_f32_bits(b.y), to_f32_bits(b.z), to_f32_bits(b.w));
+    out[base + (first >> 2u) + 2u * q] = vec4<u32>(to_f32_bits(a.x), to_f32_bits(a.y), to_f32_bits(a.z), to_f32_bits(a.w));
+    out[base + (first >> 2u) + 2u * q + 1u] = vec4<u32>(to_f32_bits(b.x), to_f32_bits(b.y), to_f32_bits(b.z), to_f32_bits(b.w));
 #else
-    out[base + (sb.first >> 3u) + q] = vec4<u32>(a.x | (a.y << 16u), a.z | (a.w << 16u), b.x | (b.y << 16u), b.z | (b.w << 16u));
+    out[base + (first >> 3u) + q] = vec4<u32>(a.x | (a.y << 16u), a.z | (a.w << 16u), b.x | (b.y << 16u), b.z | (b.w << 16u));
 #endif
   }
   if (bad || (*r).bit != sb.end_bit) {
@@ -48,6 +49,7 @@ fn decode_sub(s: u32) {
   var pending = 0u;
   var acc = vec4<u32>(0u);
   let base = hp.out_off / 4u;
+  let first = sb.first - hp.sub0 * SUB;
   for (var i = 0u; i < count; i++) {
     let h = next16(&r, sb.first + i, sb.end_bit);
     if (h == BAD) {
@@ -57,7 +59,7 @@ fn decode_sub(s: u32) {
 #if OUT_F32
     acc[i & 3u] = to_f32_bits(h);
     if ((i & 3u) == 3u) {
-      out[base + ((sb.first + i) >> 2u)] = acc;
+      out[base + ((first + i) >> 2u)] = acc;
     }
 #else
     if ((i & 1u) == 0u) {
@@ -65,7 +67,7 @@ fn decode_sub(s: u32) {
     } else {
       acc[(i >> 1u) & 3u] = pending | (h << 16u);
       if ((i & 7u) == 7u) {
-        out[base + ((sb.first + i) >> 3u)] = acc;
+        out[base + ((first + i) >> 3u)] = acc;
         acc = vec4<u32>(0u);
       }
     }
@@ -77,14 +79,14 @@ fn decode_sub(s: u32) {
     for (var j = count & 3u; j < 4u; j++) {
       acc[j] = 0u;
     }
-    out[base + ((sb.first + count) >> 2u)] = acc;
+    out[base + ((first + count) >> 2u)] = acc;
   }
 #else
   if ((count & 1u) == 1u) {
     acc[(count >> 1u) & 3u] = pending;
   }
   if ((count & 7u) != 0u) {
-    out[base + ((sb.first + count) >> 3u)] = acc;
+    out[base + ((first + count) >> 3u)] = acc;
   }
 #endif
   if (r.bit != sb.end_bit) {
@@ -96,9 +98,9 @@ fn decode_sub(s: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   load_tables(lid);
   let group = wid.x + wid.y * nwg.x;
-  let num_subs = (hp.n + SUB - 1u) / SUB;
+  let num_subs = min((hp.n + SUB - 1u) / SUB, hp.sub_end);
   for (var t = 0u; t < hp.tiles; t++) {
-    let s = (group * hp.tiles + t) * DECODE_WG + lid;
+    let s = hp.sub0 + (group * hp.tiles + t) * DECODE_WG + lid;
     if (s >= num_subs) {
       break;
     }

@@ -72,13 +72,23 @@ function hostF32(spec: CompressedLayerSpec, e: TensorEntry): Float32Array {
   return out;
 }
 
+/**
+ * Default row-slice size of just-in-time decoding at small batches (env EDGEWISE_WEBGPU_JIT_SLICE_MB;
+ * 0 decodes whole matrices). NOTE: 16 MB is a bet, not a measurement: a slice that fits an H100 L2
+ * partition (25 of its 50 MB) is read back from L2 and overwritten there by the next slice, so the
+ * decoded bytes need not reach memory; gpu-bench runs the path both ways.
+ */
+export const JIT_SLICE_BYTES = Number(process.env.EDGEWISE_WEBGPU_JIT_SLICE_MB ?? 16) * 2 ** 20;
+
 export async function uploadCompressedWeights(
   rt: KernelRuntime,
   config: ModelConfig,
   specs: CompressedLayerSpec[],
   globals: { embedding: Float32Array | Uint16Array; finalNorm: Float32Array; lmHead: Float32Array | Uint16Array },
   mode: CompressedMode,
+  options: { jitSliceBytes?: number } = {},
 ): Promise<GpuWeightSource> {
+  const sliceBytes = options.jitSliceBytes ?? JIT_SLICE_BYTES;
   const owned: GPUBuffer[] = [];
   const own = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
   const err = own(rt.upload(new Uint32Array(4), 'huff8-err'));
@@ -147,7 +157,7 @@ export async function uploadCompressedWeights(
     const { slots, vectors } = blocks[l];
     const mats = {} as Record<(typeof MATRIX_KEYS)[number], MatmulWeight>;
     for (const s of slots) {
-      mats[s.key] = s.dense ?? ({ format: 'huff8', tensor: s.huff!, fine: s.fine ?? null, mode, scratch, partials, err } satisfies CompressedWeight);
+      mats[s.key] = s.dense ?? ({ format: 'huff8', tensor: s.huff!, fine: s.fine ?? null, mode, scratch, sliceBytes, partials, err } satisfies CompressedWeight);
     }
     const vec = (k: keyof LayerWeights): GPUBuffer | null => vectors[k] ?? null;
     const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(k)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;
