@@ -11,8 +11,8 @@ import { numChunksFor, planeByteLengths, wordsForBits, type EncodedTensor, type 
 /** What the compiled addon (kernels/codec/src/addon.cc) exports. */
 interface NativeAddon {
   decode(
-    words: Uint32Array, raw: Uint8Array, index: Uint32Array, codeLengths: Uint8Array, numElements: number,
-    chunkSize: number, bitLength: number, out: Uint16Array | Float32Array, mode: number, threads: number, allowFast: boolean,
+    words: Uint32Array, index: Uint32Array, codeLengths: Uint8Array, numElements: number, chunkSize: number, bitLength: number,
+    out: Uint16Array | Float32Array, mode: number, raw: Uint8Array, threads: number, allowFast: boolean,
   ): void;
   decodePlanes(
     words: Uint32Array, index: Uint32Array, codeLengths: Uint8Array, numElements: number, chunkSize: number, bitLength: number,
@@ -123,7 +123,7 @@ export function nativeDecode(enc: EncodedTensor, codeLengths: Uint8Array, out: U
   checkCount(threads, 'threads', 1);
   const mode = out instanceof Uint16Array ? 0 : options.dtype === 'BF16' ? 1 : 2;
   try {
-    nativeAddon().decode(enc.words, enc.raw, enc.index, codeLengths, enc.numElements, enc.chunkSize, enc.bitLength, out, mode, threads, options.portable !== true);
+    nativeAddon().decode(enc.words, enc.index, codeLengths, enc.numElements, enc.chunkSize, enc.bitLength, out, mode, enc.raw, threads, options.portable !== true);
   } catch (err) {
     if (err instanceof TypeError || err instanceof RangeError) throw err;
     throw new CodecError((err as Error).message.replace(/^huff8 decode: /, ''), { cause: err });

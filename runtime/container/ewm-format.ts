@@ -104,6 +104,36 @@ export function alignUp(n: number, to = ALIGN): number {
   return Math.ceil(n / to) * to;
 }
 
+/** Lays arrays out back to back inside a segment, each on a 64-byte boundary (gaps zero), then copies them into one buffer. */
+export class SegmentLayout {
+  private readonly pieces: { offset: number; data: Uint8Array }[] = [];
+  private end = 0;
+
+  /** Bytes laid out so far (always a multiple of 64). */
+  get cursor(): number {
+    return this.end;
+  }
+
+  /** Places `data` at the cursor; returns its offset. */
+  place(data: Uint8Array): number {
+    const offset = this.end;
+    this.pieces.push({ offset, data });
+    this.end = alignUp(offset + data.byteLength);
+    return offset;
+  }
+
+  /** Moves the cursor to at least `bytes` (segments are never empty: at least 64 bytes). */
+  padTo(bytes: number): void {
+    this.end = alignUp(Math.max(this.end, bytes));
+  }
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.end);
+    for (const p of this.pieces) out.set(p.data, p.offset);
+    return out;
+  }
+}
+
 /** Which segment a tensor belongs to (one codebook per segment). */
 export function segmentNameFor(tensorName: string): string {
   if (tensorName === 'model.embed_tokens.weight') return 'embed';

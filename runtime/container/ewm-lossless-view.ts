@@ -1,6 +1,6 @@
 // The lossless store in the version-1 layout (index, stream, interleaved sign+mantissa bytes), for the webgpu backend.
 
-import { alignUp, type EwmMetadata, type SegmentEntry, type TensorEntry } from './ewm-format.js';
+import { SegmentLayout, type EwmMetadata, type SegmentEntry, type TensorEntry } from './ewm-format.js';
 import { EwmFile } from './ewm-reader.js';
 
 /** Interleaved raw bytes (sign + 7 mantissa bits) rejoined from all three planes. */
@@ -26,14 +26,8 @@ export function losslessV1View(file: EwmFile, segments: readonly Uint8Array[]): 
   const segEntries: SegmentEntry[] = file.metadata.segments.map((seg, i) => {
     const own = file.metadata.tensors.filter((t) => t.segment === i);
     const src = segments[i];
-    const pieces: { offset: number; data: Uint8Array }[] = [];
-    let cursor = 0;
-    const place = (data: Uint8Array): number => {
-      const offset = cursor;
-      pieces.push({ offset, data });
-      cursor = alignUp(offset + data.byteLength);
-      return offset;
-    };
+    const layout = new SegmentLayout();
+    const place = (data: Uint8Array): number => layout.place(data);
     for (const t of own) {
       if (t.codec === 'raw') {
         tensors.push({ ...t, dataOffset: place(src.subarray(t.dataOffset!, t.dataOffset! + t.byteLength!)) });
@@ -46,8 +40,8 @@ export function losslessV1View(file: EwmFile, segments: readonly Uint8Array[]): 
       entry.rawOffset = place(joinRaw(view.planes, t.numElements!));
       tensors.push(entry);
     }
-    const bytes = new Uint8Array(alignUp(Math.max(cursor, 64)));
-    for (const p of pieces) bytes.set(p.data, p.offset);
+    layout.padTo(64);
+    const bytes = layout.bytes();
     outSegments.push(bytes);
     return { ...seg, length: bytes.length, parts: [{ length: bytes.length, crc32c: 0 }] };
   });

@@ -12,8 +12,8 @@ import { codebookFor, crc32c, encodeTensor, symbolHistogram } from '../../kernel
 import { castF32ToBf16 } from '../../kernels/codec/bf16.js';
 import { codedBits, entropyBits, MAX_CODE_LENGTH } from '../../kernels/codec/huffman.js';
 import {
-  alignUp, CODEC_VERSION, DEFAULT_CHUNK_SIZE, encodeHeader, EWM_VERSION, HEADER_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, NUM_PARTS,
-  segmentNameFor, segmentOrder, type EwmMetadata, type SegmentEntry, type SegmentPart, type TensorEntry,
+  CODEC_VERSION, DEFAULT_CHUNK_SIZE, encodeHeader, EWM_VERSION, HEADER_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, NUM_PARTS,
+  SegmentLayout, segmentNameFor, segmentOrder, type EwmMetadata, type SegmentEntry, type SegmentPart, type TensorEntry,
 } from './ewm-format.js';
 import { splitPlanes } from '../../kernels/codec/planes-reference.js';
 import { alwaysLossless, PRECISIONS } from './precision.js';
@@ -106,14 +106,8 @@ function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number
   const total = new Float64Array(256);
   for (const t of coded) for (let s = 0; s < 256; s++) total[s] += t.counts![s];
   const codeLengths = coded.length > 0 ? codebookFor(total) : null;
-  const parts: { offset: number; data: Uint8Array }[] = [];
-  let cursor = 0;
-  const place = (data: Uint8Array): number => {
-    const offset = cursor;
-    parts.push({ offset, data });
-    cursor = alignUp(offset + data.byteLength);
-    return offset;
-  };
+  const layout = new SegmentLayout();
+  const place = (data: Uint8Array): number => layout.place(data);
   let numWeights = 0;
   let sourceBytes = 0;
   const laterPlanes: { entry: TensorEntry; planes: Uint8Array[] }[] = [];
@@ -138,14 +132,13 @@ function buildSegment(name: string, tensors: PreparedTensor[], chunkSize: number
     numWeights += enc.numElements;
     sourceBytes += t.info.byteLength;
   }
-  const partEnds = [alignUp(Math.max(cursor, 64))];
-  cursor = partEnds[0];
+  layout.padTo(64);
+  const partEnds = [layout.cursor];
   for (let k = 1; k < NUM_PARTS; k++) {
     for (const p of laterPlanes) p.entry.planeOffsets!.push(place(p.planes[k]));
-    partEnds.push(cursor);
+    partEnds.push(layout.cursor);
   }
-  const bytes = new Uint8Array(cursor);
-  for (const p of parts) bytes.set(p.data, p.offset);
+  const bytes = layout.bytes();
   const segmentParts = partEnds.map((end, k) => {
     const start = k === 0 ? 0 : partEnds[k - 1];
     return { length: end - start, crc32c: crc32c(bytes.subarray(start, end)) };

@@ -94,33 +94,40 @@ huff8::Planes planesArg(const Napi::CallbackInfo& info, size_t at, uint64_t n) {
   return p;
 }
 
-// decode(words, raw, index, codeLengths, numElements, chunkSize, bitLength, out, mode, threads, allowFast)
+// The stream arguments both decoders take first: (words, index, codeLengths, numElements, chunkSize,
+// bitLength, out, mode) at info[0..7]. Fills `job` (not raw/planes), checks them; returns the code lengths.
+const uint8_t* streamArgs(const Napi::CallbackInfo& info, uint64_t maxMode, huff8::DecodeJob* job) {
+  Napi::Env env = info.Env();
+  size_t indexLen, lensLen, outLen;
+  job->words = dataOf<uint32_t>(env, info[0], napi_uint32_array, "words", &job->numWords);
+  job->index = dataOf<uint32_t>(env, info[1], napi_uint32_array, "index", &indexLen);
+  const uint8_t* lens = dataOf<uint8_t>(env, info[2], napi_uint8_array, "codeLengths", &lensLen);
+  job->numElements = integerArg(env, info[3], "numElements");
+  job->chunkSize = uint32_t(integerArg(env, info[4], "chunkSize"));
+  job->bitLength = integerArg(env, info[5], "bitLength");
+  uint64_t mode = integerArg(env, info[7], "mode");
+  if (mode > maxMode) throw Napi::RangeError::New(env, "mode must be 0.." + std::to_string(maxMode));
+  job->mode = huff8::OutMode(mode);
+  job->out = outArg(env, info[6], job->mode, &outLen);
+  if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
+  if (job->chunkSize == 0 || job->chunkSize % 4 != 0) throw Napi::RangeError::New(env, "chunkSize must be a positive multiple of 4");
+  uint64_t numChunks = (job->numElements + job->chunkSize - 1) / job->chunkSize;
+  if (outLen < job->numElements || indexLen < 2 * numChunks) throw Napi::RangeError::New(env, "out or index is shorter than numElements requires");
+  return lens;
+}
+
+// decode(words, index, codeLengths, numElements, chunkSize, bitLength, out, mode, raw, threads, allowFast):
+// the version-1 layout (interleaved sign+mantissa bytes), as the webgpu lossless view and tests use it.
 Napi::Value Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 11) throw Napi::TypeError::New(env, "decode expects 11 arguments");
   huff8::DecodeJob job;
-  size_t rawLen, indexLen, lensLen, outLen;
-  job.words = dataOf<uint32_t>(env, info[0], napi_uint32_array, "words", &job.numWords);
-  job.raw = dataOf<uint8_t>(env, info[1], napi_uint8_array, "raw", &rawLen);
+  const uint8_t* lens = streamArgs(info, 2, &job);
+  size_t rawLen;
+  job.raw = dataOf<uint8_t>(env, info[8], napi_uint8_array, "raw", &rawLen);
   job.planes = huff8::Planes{{nullptr, nullptr, nullptr}, 3, false};
-  job.index = dataOf<uint32_t>(env, info[2], napi_uint32_array, "index", &indexLen);
-  const uint8_t* lens = dataOf<uint8_t>(env, info[3], napi_uint8_array, "codeLengths", &lensLen);
-  job.numElements = integerArg(env, info[4], "numElements");
-  job.chunkSize = uint32_t(integerArg(env, info[5], "chunkSize"));
-  job.bitLength = integerArg(env, info[6], "bitLength");
-  uint64_t mode = integerArg(env, info[8], "mode");
-  uint64_t threads = integerArg(env, info[9], "threads");
-  bool allowFast = info[10].ToBoolean().Value();
-  if (mode > 2) throw Napi::RangeError::New(env, "mode must be 0, 1 or 2");
-  job.mode = huff8::OutMode(mode);
-  job.out = outArg(env, info[7], job.mode, &outLen);
-  if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
-  if (job.chunkSize == 0) throw Napi::RangeError::New(env, "chunkSize must be positive");
-  uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
-  if (rawLen < job.numElements || outLen < job.numElements || indexLen < 2 * numChunks) {
-    throw Napi::RangeError::New(env, "raw, out or index is shorter than numElements requires");
-  }
-  std::string err = runDecode(job, lens, threads, allowFast);
+  if (rawLen < job.numElements) throw Napi::RangeError::New(env, "raw is shorter than numElements requires");
+  std::string err = runDecode(job, lens, integerArg(env, info[9], "threads"), info[10].ToBoolean().Value());
   if (!err.empty()) throw Napi::Error::New(env, "huff8 decode: " + err);
   return env.Undefined();
 }
@@ -131,26 +138,10 @@ Napi::Value DecodePlanes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 15) throw Napi::TypeError::New(env, "decodePlanes expects 15 arguments");
   huff8::DecodeJob job;
-  size_t indexLen, lensLen, outLen;
-  job.words = dataOf<uint32_t>(env, info[0], napi_uint32_array, "words", &job.numWords);
+  const uint8_t* lens = streamArgs(info, 3, &job);
   job.raw = nullptr;
-  job.index = dataOf<uint32_t>(env, info[1], napi_uint32_array, "index", &indexLen);
-  const uint8_t* lens = dataOf<uint8_t>(env, info[2], napi_uint8_array, "codeLengths", &lensLen);
-  job.numElements = integerArg(env, info[3], "numElements");
-  job.chunkSize = uint32_t(integerArg(env, info[4], "chunkSize"));
-  job.bitLength = integerArg(env, info[5], "bitLength");
-  uint64_t mode = integerArg(env, info[7], "mode");
-  if (mode > 3) throw Napi::RangeError::New(env, "mode must be 0..3");
-  job.mode = huff8::OutMode(mode);
-  job.out = outArg(env, info[6], job.mode, &outLen);
   job.planes = planesArg(info, 8, job.numElements);
-  uint64_t threads = integerArg(env, info[13], "threads");
-  bool allowFast = info[14].ToBoolean().Value();
-  if (lensLen != 256) throw Napi::RangeError::New(env, "codeLengths must hold 256 entries");
-  if (job.chunkSize == 0 || job.chunkSize % 4 != 0) throw Napi::RangeError::New(env, "chunkSize must be a positive multiple of 4");
-  uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
-  if (outLen < job.numElements || indexLen < 2 * numChunks) throw Napi::RangeError::New(env, "out or index is shorter than numElements requires");
-  std::string err = runDecode(job, lens, threads, allowFast);
+  std::string err = runDecode(job, lens, integerArg(env, info[13], "threads"), info[14].ToBoolean().Value());
   if (!err.empty()) throw Napi::Error::New(env, "huff8 decode: " + err);
   return env.Undefined();
 }
