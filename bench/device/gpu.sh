@@ -65,7 +65,7 @@ if [ "$SMALL" != 1 ]; then
 fi
 
 # 4. Kernel tests on this GPU (decode bit-exact vs the CPU decoder, fine index, fused GEMV, forward kernels).
-TEST_S=${TEST_S:-$([ "$SMALL" = 1 ] && echo 150 || echo 25)}
+TEST_S=${TEST_S:-$([ "$SMALL" = 1 ] && echo 150 || echo 40)}
 log "kernel tests (limit ${TEST_S}s)"
 timeout -k 5 "$TEST_S" "$NODE" --test --test-reporter=tap dist/kernels/webgpu/huff8.test.js dist/kernels/webgpu/forward-kernels.test.js dist/kernels/webgpu/wgsl-loader.test.js >"$OUT/tests.log" 2>&1
 rc=$?
