@@ -64,6 +64,32 @@ if [ "$SMALL" != 1 ]; then
   command -v nvidia-smi >/dev/null && timeout 10 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,utilization.gpu --format=csv,noheader | sed 's/^/[nvidia-smi] /'
 fi
 
+# 3b. Probe the adapter Dawn picks; on a software (or no) adapter, try each NVIDIA ICD file found on the machine.
+probe() {
+  timeout -k 2 20 "$NODE" --input-type=module -e "
+    const { openGpu } = await import(process.cwd() + '/dist/kernels/webgpu/device.js');
+    const g = await openGpu();
+    console.log(g ? (g.isSoftware ? 'software: ' : 'hardware: ') + g.adapterName : 'none');
+    g?.destroy();
+    process.exit(0);" 2>/dev/null | tail -1
+}
+adapter=$(probe)
+log "adapter: ${adapter:-probe failed}"
+if [ "$SMALL" != 1 ] && [ "${adapter%%:*}" != hardware ]; then
+  for f in $(ls /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*nvidia*.json /etc/vulkan/icd.d/*nvidia*.json \
+    /usr/local/nvidia/etc/vulkan/icd.d/*.json 2>/dev/null); do
+    export VK_DRIVER_FILES="$f" VK_ICD_FILENAMES="$f"
+    adapter=$(probe)
+    log "with ICD $f: ${adapter:-probe failed}"
+    [ "${adapter%%:*}" = hardware ] && break
+  done
+  if [ "${adapter%%:*}" != hardware ]; then
+    log "no hardware adapter; diagnostics follow"
+    ldconfig -p | grep -Ei 'vulkan|nvidia|GLX' | head -20
+    ls -la /usr/local/nvidia/lib64 2>/dev/null | head -20
+  fi
+fi
+
 # 4. Kernel tests on this GPU (decode bit-exact vs the CPU decoder, fine index, fused GEMV, forward kernels).
 TEST_S=${TEST_S:-$([ "$SMALL" = 1 ] && echo 150 || echo 40)}
 log "kernel tests (limit ${TEST_S}s)"
