@@ -1,4 +1,5 @@
-// Quality table of the default model: calibrates a fresh container and plots perplexity against depth for each precision rung (docs/adaptive-quality.svg).
+// Quality table of the default model: calibrates a fresh container and plots perplexity against depth for each precision rung
+// (docs/adaptive-quality.svg) and each rung relative to lossless (docs/adaptive-quality-precision.svg).
 //
 //   node dist/bench/adaptive-quality.js [--tokens 8192] [--hf models/default]
 // Also measures the uncompressed folder's full-depth perplexity on the same windows (must be equal).
@@ -12,7 +13,7 @@ import { calibrationWindows } from '../runtime/calibration/calibration-text.js';
 import { perplexity } from '../runtime/calibration/perplexity.js';
 import { createOrtRunner } from '../runtime/engine/ort-runner.js';
 import { loadModel } from '../runtime/model/load-model.js';
-import { lineChart } from './adaptive-svg.js';
+import { lineChart, type Series } from './adaptive-svg.js';
 import { PRECISIONS } from '../runtime/container/precision.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -44,6 +45,19 @@ try {
         points: points.filter((p) => p.precision === r.name).map((p) => [p.depth, p.perplexity] as [number, number]),
       })),
       { name: 'uncompressed, all blocks', points: [[1, uncompressed], [model.config.numLayers, uncompressed]], reference: true },
+    ],
+  }));
+  // The rungs differ by well under 1% while depth moves perplexity by 2.7x: a second plot shows each rung relative to lossless at the same depth.
+  const lossless = (d: number) => points.find((p) => p.precision === 'bf16' && p.depth === d)!.perplexity;
+  writeFileSync(join(root, 'docs/adaptive-quality-precision.svg'), lineChart({
+    title: 'Perplexity of each precision rung relative to lossless at the same depth',
+    xLabel: 'depth (blocks run, most important first)', yLabel: 'perplexity increase over bf16 (%)',
+    series: [
+      ...PRECISIONS.filter((r) => !r.lossless).map((r): Series => ({
+        name: `${r.name} (${r.mantissaBits}-bit mantissa)`,
+        points: points.filter((p) => p.precision === r.name).map((p) => [p.depth, (p.perplexity / lossless(p.depth) - 1) * 100]),
+      })),
+      { name: 'bf16 (lossless)', points: [[1, 0], [model.config.numLayers, 0]], reference: true },
     ],
   }));
   console.log(`ranking ${result.layerImportance.ranking.join(' ')}; block influence ${result.layerImportance.scores.map((s) => s.toFixed(4)).join(' ')}`);

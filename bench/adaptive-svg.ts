@@ -35,7 +35,8 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
   const x0 = Math.min(...xs);
   const x1 = Math.max(...xs);
   const pad = (Math.max(...ys) - Math.min(...ys)) * 0.08 || 1;
-  const y0 = Math.max(0, Math.min(...ys) - pad);
+  // Non-negative data keeps a floor at 0; data below 0 (relative changes) keeps its own range.
+  const y0 = Math.min(...ys) >= 0 ? Math.max(0, Math.min(...ys) - pad) : Math.min(...ys) - pad;
   const y1 = Math.max(...ys) + pad;
   const sx = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
   const sy = (y: number) => H - m.b - ((y - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
