@@ -115,3 +115,20 @@ test('lowering the budget while requests run evicts at once and every running re
     await engine.close();
   }
 });
+
+test('the CPU path serves every rung; without a host block cache (the webgpu backend) only bf16, and other rungs are a 400', async () => {
+  const { loadModel } = await import('../model/load-model.js');
+  const { isEdgewiseError } = await import('../errors.js');
+  const { AdaptiveEngine } = await import('./adaptive-engine.js');
+  const queue = { running: 0, waiting: 0, maxBatch: 4 };
+  const cpu = new AdaptiveEngine(await loadModel(ewm), { budgetBytes: 64 * 1024 ** 2, maxSeqLen: 128, refreshMs: 60_000 });
+  assert.deepEqual(cpu.state().precisions, ['bf16', 'e8m3', 'e8m1']);
+  cpu.admit(req('a', { precision: 'e8m3' }), queue);
+  assert.deepEqual(cpu.sequenceOptions('a'), { layerIndices: undefined, precision: 'e8m3' });
+  assert.deepEqual(cpu.state().precisionCounts, { e8m3: 1 });
+  const gpu = new AdaptiveEngine(await loadModel(ewm), { budgetBytes: 64 * 1024 ** 2, maxSeqLen: 128, cacheBlocks: false, refreshMs: 60_000 });
+  assert.deepEqual(gpu.state().precisions, ['bf16']);
+  assert.throws(() => gpu.admit(req('g', { precision: 'e8m1' }), queue), (e: unknown) => isEdgewiseError(e) && e.kind === 'invalid_request' && /serves: bf16$/.test(e.message));
+  gpu.admit(req('h', { precision: 'bf16' }), queue);
+  assert.equal(gpu.sequenceOptions('h')?.precision, 'bf16');
+});
