@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     writeFileSync(join(root, 'bench/results/adaptive-bench.json'), JSON.stringify(result, null, 1));
     const pts = (prefix: string) => configs.filter((c) => c.name.startsWith(prefix)).map((c) => [c.budgetFraction! * 100, rate(c)] as [number, number]);
     writeFileSync(join(root, 'docs/adaptive-bench.svg'), lineChart({
-      title: `Decode tokens/s vs memory budget (batch 1, 1 thread; labels: governor's depth/rung)`, xLabel: 'budget, % of all blocks decoded (fp32) + KV cache', yLabel: 'tokens/s (1000 / CPU ms per token)',
+      title: `Decode tok/s vs budget (batch 1, 1 thread; labels: depth/rung)`, xLabel: 'budget, % of all blocks decoded (fp32) + KV cache', yLabel: 'tokens/s (1000 / CPU ms per token)',
       series: [
         { name: 'lossless, full depth', points: pts('full depth') },
         { name: `governor (${quality})`, points: pts('governor'), labels: choices.map((c) => `${c.depth}/${c.precision}`) },
