@@ -39,7 +39,8 @@ export class SegmentStore {
   private last: { segment: number; numParts: number; bytes: Uint8Array } | null = null;
 
   constructor(private readonly file: EwmFile, private readonly cache: BlockCache<CachedEntry>) {
-    const largest = Math.max(64, ...file.metadata.segments.map((s) => s.length));
+    // Only blocks are read after load (embedding and head are decoded once); a larger read gets its own buffer.
+    const largest = Math.max(64, ...file.metadata.segments.filter((s) => s.name.startsWith('layer.')).map((s) => s.length));
     this.scratch = new ArrayBuffer(largest);
   }
 
