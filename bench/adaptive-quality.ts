@@ -62,6 +62,13 @@ try {
   }));
   console.log(`ranking ${result.layerImportance.ranking.join(' ')}; block influence ${result.layerImportance.scores.map((s) => s.toFixed(4)).join(' ')}`);
   for (const p of points) console.log(`depth ${p.depth} ${p.precision}: perplexity ${p.perplexity.toFixed(3)}`);
+  // The table as docs/adaptive.md shows it (paste-ready).
+  const depths = [...new Set(points.map((p) => p.depth))].sort((a, b) => b - a);
+  console.log(`\n| depth | ${depths.join(' | ')} |\n| --- |${depths.map(() => ' --- |').join('')}`);
+  for (const r of PRECISIONS) {
+    const row = depths.map((d) => points.find((p) => p.depth === d && p.precision === r.name)?.perplexity.toFixed(3) ?? '-');
+    console.log(`| \`${r.name}\`${r.lossless ? ' (lossless)' : ''} | ${row.join(' | ')} |`);
+  }
   console.log(`uncompressed full depth: ${uncompressed.toFixed(3)} (lossless container full depth ${losslessFull === uncompressed ? 'equal' : 'DIFFERENT'}); calibrate took ${seconds.toFixed(0)} s`);
 } finally {
   rmSync(work, { recursive: true, force: true });
