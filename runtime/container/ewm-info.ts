@@ -11,6 +11,7 @@ import { PRECISIONS, planesFor } from './precision.js';
 export interface EwmRungInfo {
   name: string;
   lossless: boolean;
+  /** Mantissa bits kept (of 7 for a BF16 store, of 10 for an FP16 one). */
   mantissaBits: number;
   /** Segment bytes read (the rung's parts, padding included) × 8 / coded weights, over all coded segments. */
   readBitsPerWeight: number;
@@ -42,6 +43,8 @@ export interface EwmInfo {
   segments: EwmSegmentInfo[];
   /** Container version and the precision rungs it serves. */
   version: number;
+  /** Stored dtype of the coded weights ('BF16', 'F16', or 'mixed'): FP16 rungs keep 3 more mantissa bits (docs/format.md 2.6). */
+  codedDtype: string;
   rungs: EwmRungInfo[];
   /** Written by `edgewise calibrate` (docs/adaptive.md), else null. */
   calibration: { ranking: number[]; points: { depth: number; precision: string; perplexity: number }[] } | null;
@@ -66,6 +69,8 @@ export function describeEwm(path: string): EwmInfo {
     const weights = infos.reduce((a, s) => a + s.weights, 0);
     const codedBytes = infos.reduce((a, s) => a + (s.weights > 0 ? s.bytes : 0), 0);
     const blockTensors = tensors.filter((t) => segments[t.segment].name.startsWith('layer.'));
+    const dtypes = [...new Set(tensors.filter((t) => t.codec === 'huff8').map((t) => t.dtype))];
+    const codedDtype = dtypes.length === 1 ? dtypes[0] : dtypes.length === 0 ? 'none' : 'mixed';
     const blockWeights = blockTensors.reduce((a, t) => a + t.shape.reduce((x, d) => x * d, 1), 0);
     const rungs: EwmRungInfo[] = PRECISIONS.map((r) => {
       const read = segments.reduce((a, seg, i) => a + (infos[i].weights > 0 ? partStart(seg, r.planes) : 0), 0);
@@ -74,11 +79,11 @@ export function describeEwm(path: string): EwmInfo {
         const keep = planesFor(t, r);
         return a + (t.codec === 'raw' || keep === NUM_PARTS ? 4 * n : n + keep * Math.ceil(n / 4));
       }, 0);
-      return { name: r.name, lossless: r.lossless, mantissaBits: r.mantissaBits, readBitsPerWeight: weights > 0 ? (read * 8) / weights : 0, cachedBytesPerWeight: blockWeights > 0 ? cached / blockWeights : 0 };
+      return { name: r.name, lossless: r.lossless, mantissaBits: r.mantissaBits + (codedDtype === 'F16' ? 3 : 0), readBitsPerWeight: weights > 0 ? (read * 8) / weights : 0, cachedBytesPerWeight: blockWeights > 0 ? cached / blockWeights : 0 };
     });
     return {
       path, config: parseHfConfig(file.metadata.config, `${path} config.json`), fileBytes: statSync(path).size, metadataBytes: file.header.metadataLength, chunkSize: codec.chunkSize,
-      weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos, version: file.header.version, rungs,
+      weights, bitsPerWeight: weights > 0 ? (codedBytes * 8) / weights : 0, segments: infos, version: file.header.version, codedDtype, rungs,
       calibration: file.metadata.layerImportance ? { ranking: file.metadata.layerImportance.ranking, points: file.metadata.qualityTables?.points ?? [] } : null,
     };
   } finally {

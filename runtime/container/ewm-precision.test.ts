@@ -98,6 +98,8 @@ for (const dtype of ['BF16', 'F16'] as const) {
       // info states the same read figures, and cached bytes from the tensors: FP32 lossless, 1 + planes/4 below (vectors FP32).
       const info = describeEwm(ewm);
       assert.deepEqual(info.rungs.map((r) => r.readBitsPerWeight), bits);
+      assert.equal(info.codedDtype, dtype);
+      assert.deepEqual(info.rungs.map((r) => r.mantissaBits), dtype === 'BF16' ? [7, 3, 1] : [10, 6, 4]);
       const cached = info.rungs.map((r) => r.cachedBytesPerWeight);
       assert.equal(cached[0], 4);
       assert.ok(cached[1] > 1.5 && cached[1] < 1.6 && cached[2] > 1.25 && cached[2] < 1.35, `cached bytes/weight ${cached}`);
