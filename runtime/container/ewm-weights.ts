@@ -16,6 +16,12 @@ export interface EwmWeightOptions {
   threads?: number;
   /** (segments read, segments total) while loading the compressed store. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Leave the block segments in the file and read each (checked) when a block is decoded,
+   * instead of reading the whole store at open. For a memory budget: the store never has to
+   * fit in memory at once, not even while loading.
+   */
+  onDemand?: boolean;
 }
 
 type LayerKey = keyof LayerWeights;
@@ -68,11 +74,12 @@ export class EwmWeightProvider implements WeightProvider {
   private readonly globals = new Map<string, Float32Array>();
   private readonly threads: number;
 
-  private constructor(file: EwmFile, config: ModelConfig, segments: Uint8Array[], expected: ExpectedTensor[], threads: number) {
+  private constructor(file: EwmFile, config: ModelConfig, segments: Uint8Array[] | null, expected: ExpectedTensor[], threads: number) {
     this.file = file;
     this.config = config;
     this.resident = segments;
-    this.source = (i) => segments[i];
+    // Without resident segments each read goes to the file (checksummed) for the parts asked.
+    this.source = segments !== null ? (i) => segments[i] : (i, parts) => file.readSegmentPrefix(i, parts);
     this.threads = threads;
     this.layerTensors = Array.from({ length: config.numLayers }, () => []);
     for (const t of expected) if (t.layerIndex !== undefined) this.layerTensors[t.layerIndex].push(t);
@@ -82,7 +89,7 @@ export class EwmWeightProvider implements WeightProvider {
     };
   }
 
-  /** Opens `path`, checks names and shapes against `config`, reads and checksums every segment. */
+  /** Opens `path`, checks names and shapes against `config`, reads and checksums every segment (unless `onDemand`). */
   static open(path: string, config: ModelConfig, options: EwmWeightOptions = {}): EwmWeightProvider {
     const file = EwmFile.open(path);
     try {
@@ -91,9 +98,9 @@ export class EwmWeightProvider implements WeightProvider {
         info: (name: string) => ({ name, shape: file.tensor(name).shape }) as unknown as TensorInfo,
       };
       const expected = checkTensors(view, config, path);
-      const segments: Uint8Array[] = [];
+      const segments: Uint8Array[] | null = options.onDemand ? null : [];
       const total = file.metadata.segments.length;
-      for (let i = 0; i < total; i++) {
+      for (let i = 0; segments !== null && i < total; i++) {
         segments.push(file.readSegment(i));
         options.onProgress?.(i + 1, total);
       }

@@ -45,6 +45,8 @@ export interface ModelFiles {
 export interface LoadOptions {
   /** Called as weights are read: (tensors done, tensors total). */
   onProgress?: (done: number, total: number) => void;
+  /** A .ewm container's blocks stay in the file and are read when decoded (under a memory budget). */
+  onDemandSegments?: boolean;
 }
 
 /** Which loader a path needs; throws ModelNotFoundError when nothing is there. */
@@ -139,6 +141,6 @@ async function loadEwmTokenizerAndTemplate(path: string): Promise<TokenizerAndTe
 
 async function loadEwmModel(path: string, options: LoadOptions): Promise<LoadedModel> {
   const { config, tokenizer, chatTemplate } = buildTokenizerAndTemplate(readEwmModelFiles(path));
-  const weights = EwmWeightProvider.open(path, config, { onProgress: options.onProgress });
+  const weights = EwmWeightProvider.open(path, config, { onProgress: options.onProgress, onDemand: options.onDemandSegments });
   return { config, tokenizer, chatTemplate, weights, path, format: 'ewm' };
 }

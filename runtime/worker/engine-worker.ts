@@ -55,7 +55,8 @@ async function openEngine(): Promise<Engine> {
   // Imported lazily so the fake path never loads onnxruntime.
   const { loadModel } = await import('../model/load-model.js');
   const { createRunner } = await import('../engine/create-runner.js');
-  const model = await loadModel(data.modelPath);
+  // Under a memory budget the compressed store is budgeted too, so it is never read whole.
+  const model = await loadModel(data.modelPath, { onDemandSegments: data.adaptive !== undefined && data.adaptive !== null });
   const maxContext = Math.min(model.config.maxPositionEmbeddings, data.maxContext ?? 4096);
   const adaptive = data.adaptive ? new AdaptiveEngine(model, { ...data.adaptive, maxSeqLen: maxContext, cacheBlocks: data.backend === 'cpu' }) : null;
   const weights = adaptive?.weights ?? model.weights;
