@@ -2,7 +2,7 @@
 // that runs one invocation per 32 weights, and the one-dispatch fused decode + GEMV built on it.
 
 import { grid, type KernelRuntime } from './kernel-runtime.js';
-import { huff8Params, type Huff8Tensor } from './huff8.js';
+import { huff8ParamWords, huff8Params, type Huff8Tensor } from './huff8.js';
 import { epilogueDefines, type Epilogue } from './epilogue.js';
 
 /** Codes per sub-chunk (SUB in huff8-common.wgsl). */
@@ -75,6 +75,54 @@ export function decodeHuff8Fine(
   const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: mode === 'f32' });
   const p = huff8Params(rt, t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles, sub0, subEnd });
   rt.dispatch(enc, pipe, [p, t.seg, t.tables, out, err, index.aux], grid(Math.ceil(totalTiles / tiles)));
+}
+
+/** u32 words per BlockMat (huff8-decode-fine.wgsl, BLOCK): the first sub-chunk, then the 19 Huff8Params fields. */
+const BLOCK_MAT_WORDS = 20;
+
+/**
+ * Several tensors (one block's matrices, sharing `seg`, `tables` and `aux`) decoded by ONE dispatch of the fine
+ * decoder, each into `out` from its own word offset; planned once at load (planBlockDecode), recorded per step.
+ */
+export interface FineBlockDecode {
+  mats: GPUBuffer; // BlockMat table, uploaded once
+  seg: GPUBuffer;
+  tables: GPUBuffer;
+  aux: GPUBuffer;
+  numMats: number;
+  totalSubs: number;
+  mode: 'pairs' | 'f32';
+}
+
+/**
+ * Plans the one-dispatch decode of `items` (each with a fine index and a 16-byte-aligned output
+ * offset). NOTE: one dispatch per block instead of one per matrix: at batch 1 a dispatch and its
+ * barrier cost about as much as a small product, and a block has 7 matrices.
+ */
+export function planBlockDecode(rt: KernelRuntime, items: { t: Huff8Tensor; index: FineIndex; outWordOffset: number }[], mode: 'pairs' | 'f32', label?: string): FineBlockDecode {
+  if (items.length === 0) throw new RangeError('huff8 block decode: no tensors');
+  const { seg, tables } = items[0].t;
+  const aux = items[0].index.aux;
+  const table = new Uint32Array(items.length * BLOCK_MAT_WORDS);
+  let subs = 0;
+  items.forEach(({ t, index, outWordOffset }, i) => {
+    if (t.seg !== seg || t.tables !== tables || index.aux !== aux) throw new RangeError('huff8 block decode: tensors must share segment, tables and fine index');
+    if (!fineIndexSupported(t)) throw new RangeError(`huff8 block decode: chunk size ${t.chunkSize} unsupported`);
+    if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 block decode: output offset ${outWordOffset} words is not 16-byte aligned`);
+    table[i * BLOCK_MAT_WORDS] = subs;
+    table.set(huff8ParamWords(t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles: 1 }), i * BLOCK_MAT_WORDS + 1);
+    subs += Math.ceil(t.numElements / SUB_CODES);
+  });
+  return { mats: rt.upload(table, label), seg, tables, aux, numMats: items.length, totalSubs: subs, mode };
+}
+
+/** Records the planned block decode: one dispatch for all its tensors; malformed sub-chunks add to `err[0]`. */
+export function decodeBlockFine(rt: KernelRuntime, enc: GPUCommandEncoder, plan: FineBlockDecode, out: GPUBuffer, err: GPUBuffer): void {
+  const totalTiles = Math.ceil(plan.totalSubs / WG);
+  const tiles = tilesFor(totalTiles);
+  const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: plan.mode === 'f32', BLOCK: true });
+  const p = rt.uniform([plan.numMats, tiles, plan.totalSubs, 0]);
+  rt.dispatch(enc, pipe, [p, plan.seg, plan.tables, out, err, plan.aux, plan.mats], grid(Math.ceil(totalTiles / tiles)));
 }
 
 /** Whether the fine fused GEMV takes W = t as [n, k]: BF16, k a power-of-two multiple of 32. */

@@ -8,7 +8,7 @@ import { EDGE_PATTERNS_16, gaussianBf16, gaussianF16 } from '../codec/synthetic.
 import { openGpu, type GpuContext } from './device.js';
 import { KernelRuntime } from './kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
-import { buildFineIndex, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, type FineIndex } from './huff8-fine.js';
+import { buildFineIndex, decodeBlockFine, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, planBlockDecode, type FineIndex } from './huff8-fine.js';
 import { jitSlices } from './compressed-weight.js';
 import { matmul } from './matmul.js';
 import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
@@ -157,6 +157,61 @@ describe('huff8 WGSL decoder', () => {
       const fineF32 = await gpuDecodeFine(tensor, fine.index, 'f32');
       assert.equal(fineF32.errors, 0, 'error flag (fine f32)');
       assert.deepEqual(fineF32.words, new Uint32Array(cpu32.buffer), `fine f32 output, seed=${seed}`);
+    });
+  }
+
+  for (const dtype of ['BF16', 'F16'] as const) {
+    it(`one-dispatch block decode of several tensors (one segment, codebook and fine index) is bit-exact: ${dtype}`, async (t) => {
+      if (!ready(t)) return;
+      const mode = dtype === 'F16' ? 'f32' : 'pairs';
+      const make = dtype === 'F16' ? (n: number, i: number) => gaussianF16(n, 0.5, seed + 10 + i) : (n: number, i: number) => gaussianBf16(n, 0.02, seed + 10 + i);
+      // Lengths: several workgroups, an odd tail, a short tensor; chunk sizes differ per tensor as the format allows.
+      const datas = [80000, 9001, 3000, 40960].map(make);
+      const chunks = [256, 4096, 512, 256];
+      const all = new Uint16Array(datas.reduce((n, d) => n + d.length, 0));
+      datas.reduce((at, d) => (all.set(d, at), at + d.length), 0);
+      const lengths = codebookFor(symbolHistogram(all));
+      const parts = datas.map((d, i) => segmentOf(encodeTensor(d, lengths, chunks[i]), 64));
+      const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.length, 0));
+      parts.reduce((at, p) => (bytes.set(p.bytes, at), at + p.bytes.length), 0);
+      const seg = rt.upload(bytes);
+      const tables = rt.upload(buildDecodeTables(lengths));
+      const auxWords = datas.map((d, i) => fineIndexWords({ chunkSize: chunks[i], numElements: d.length }));
+      const aux = rt.buffer((auxWords.reduce((a, b) => a + b, 0) + 8) * 4);
+      poison(rt, aux);
+      const err = rt.upload(new Uint32Array(4));
+      const outWords = (n: number) => Math.ceil((mode === 'f32' ? n : n / 2) / 64) * 64 + 64;
+      let segAt = 0;
+      let auxAt = 8;
+      let outAt = 64;
+      const items = datas.map((d, i) => {
+        const p = parts[i];
+        const tensor: Huff8Tensor = { seg, tables, dtype, numElements: d.length, chunkSize: chunks[i], bitLength: 0, indexOffset: segAt + p.indexOffset, wordsOffset: segAt + p.wordsOffset, rawOffset: segAt + p.rawOffset };
+        tensor.bitLength = encodeTensor(d, lengths, chunks[i]).bitLength;
+        const item = { t: tensor, index: { aux, wordOffset: auxAt }, outWordOffset: outAt };
+        segAt += p.bytes.length;
+        auxAt += auxWords[i];
+        outAt += outWords(d.length);
+        return item;
+      });
+      const out = rt.buffer(outAt * 4);
+      poison(rt, out);
+      rt.run((e) => items.forEach((it) => buildFineIndex(rt, e, it.t, it.index, err)));
+      const plan = planBlockDecode(rt, items, mode);
+      rt.run((e) => decodeBlockFine(rt, e, plan, out, err));
+      assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0, 'error flag (block decode)');
+      for (const [i, it] of items.entries()) {
+        const n = datas[i].length;
+        if (mode === 'pairs') {
+          const got = new Uint16Array(await rt.read(out, Math.ceil(n / 2) * 4, it.outWordOffset * 4)).subarray(0, n);
+          assert.deepEqual(got, datas[i], `tensor ${i} (${n} elements, chunk ${chunks[i]}), seed=${seed}`);
+        } else {
+          const want = new Float32Array(n);
+          decodeTensor(encodeTensor(datas[i], lengths, chunks[i]), lengths, 'F16', want);
+          const got = new Uint32Array(await rt.read(out, n * 4, it.outWordOffset * 4));
+          assert.deepEqual(got, new Uint32Array(want.buffer), `tensor ${i} (${n} elements, chunk ${chunks[i]}), seed=${seed}`);
+        }
+      }
     });
   }
 

@@ -72,8 +72,13 @@ export interface FineParams {
 }
 
 export function huff8Params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: number, k = 0, m = 0, slots = 0, fine: FineParams = { auxWordOffset: 0, sprLog2: 0, tiles: 1 }): GPUBuffer {
+  return rt.uniform(huff8ParamWords(t, outWordOffset, k, m, slots, fine));
+}
+
+/** The 19 u32 fields of Huff8Params (huff8-common.wgsl) for `t`. */
+export function huff8ParamWords(t: Huff8Tensor, outWordOffset: number, k = 0, m = 0, slots = 0, fine: FineParams = { auxWordOffset: 0, sprLog2: 0, tiles: 1 }): number[] {
   for (const off of [t.indexOffset, t.wordsOffset, t.rawOffset]) if (off % 4 !== 0) throw new RangeError(`huff8: offset ${off} not 4-byte aligned`);
-  return rt.uniform([
+  return [
     t.numElements,
     t.chunkSize,
     numChunks(t),
@@ -93,7 +98,7 @@ export function huff8Params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: nu
     fine.subEnd ?? 0xffffffff,
     0,
     0,
-  ]);
+  ];
 }
 
 /**

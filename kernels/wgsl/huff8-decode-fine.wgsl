@@ -3,7 +3,26 @@
 // NOTE: a workgroup decodes `tiles` groups of DECODE_WG sub-chunks, so the 5.3 KB of tables it loads are amortised over
 // tiles * 8192 weights rather than 8192.
 
+#if BLOCK
+// BLOCK: every huff8 matrix of one block in ONE dispatch (one dispatch per block instead of one per matrix). The
+// matrices share `seg`, `tables` and `aux`; mats[i] holds matrix i's parameters and the global index of its first
+// sub-chunk; each invocation copies its matrix's parameters into the private `hp` the shared decode code reads.
+struct BlockParams {
+  num_mats: u32,
+  tiles: u32,
+  total_subs: u32,
+  pad0: u32,
+}
+struct BlockMat {
+  sub_base: u32,
+  p: Huff8Params,
+}
+@group(0) @binding(0) var<uniform> bp: BlockParams;
+@group(0) @binding(6) var<storage, read> mats: array<BlockMat>;
+var<private> hp: Huff8Params;
+#else
 @group(0) @binding(0) var<uniform> hp: Huff8Params;
+#endif
 @group(0) @binding(1) var<storage, read> seg: array<u32>;
 @group(0) @binding(2) var<storage, read> tables: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<u32>>; // from u32 hp.out_off (a multiple of 4)
@@ -98,6 +117,22 @@ fn decode_sub(s: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   load_tables(lid);
   let group = wid.x + wid.y * nwg.x;
+#if BLOCK
+  for (var t = 0u; t < bp.tiles; t++) {
+    let s = (group * bp.tiles + t) * DECODE_WG + lid;
+    if (s >= bp.total_subs) {
+      break;
+    }
+    var i = 0u;
+    for (var j = 1u; j < bp.num_mats; j++) {
+      if (s >= mats[j].sub_base) {
+        i = j;
+      }
+    }
+    hp = mats[i].p;
+    decode_sub(s - mats[i].sub_base);
+  }
+#else
   let num_subs = min((hp.n + SUB - 1u) / SUB, hp.sub_end);
   for (var t = 0u; t < hp.tiles; t++) {
     let s = hp.sub0 + (group * hp.tiles + t) * DECODE_WG + lid;
@@ -106,4 +141,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     decode_sub(s);
   }
+#endif
 }

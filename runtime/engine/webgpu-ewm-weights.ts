@@ -3,9 +3,10 @@
 import type { KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { uploadWeight, type GpuWeight } from '../../kernels/webgpu/gpu-weight.js';
 import { buildDecodeTables, decodeHuff8, fusedPartialBytes, FUSED_MAX_ROWS, type Huff8Tensor } from '../../kernels/webgpu/huff8.js';
-import { buildFineIndex, fineFusedSupported, fineIndexSupported, fineIndexWords, type FineIndex } from '../../kernels/webgpu/huff8-fine.js';
+import { buildFineIndex, decodeBlockFine, fineFusedSupported, fineIndexSupported, fineIndexWords, planBlockDecode, type FineBlockDecode, type FineIndex } from '../../kernels/webgpu/huff8-fine.js';
 import { decodedBytes, type CompressedWeight } from '../../kernels/webgpu/compressed-weight.js';
 import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
+import type { GpuWeight as DenseWeight } from '../../kernels/webgpu/gpu-weight.js';
 import { decodeTensor } from '../../kernels/codec/codec.js';
 import { ModelFormatError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
@@ -73,12 +74,21 @@ function hostF32(spec: CompressedLayerSpec, e: TensorEntry): Float32Array {
 }
 
 /**
- * Default row-slice size of just-in-time decoding at small batches (env EDGEWISE_WEBGPU_JIT_SLICE_MB;
- * 0 decodes whole matrices). NOTE: 16 MB is a bet, not a measurement: a slice that fits an H100 L2
- * partition (25 of its 50 MB) is read back from L2 and overwritten there by the next slice, so the
- * decoded bytes need not reach memory; gpu-bench runs the path both ways.
+ * Row-slice size of per-matrix just-in-time decoding at small batches (env EDGEWISE_WEBGPU_JIT_SLICE_MB;
+ * 0, the default, decodes whole matrices). NOTE: measured on an H200 (run 1, docs/webgpu.md): 16 MB
+ * slices (404 dispatches per batch-1 step) lost to whole matrices (308) at both batches, 0.37x vs 0.51x.
  */
-export const JIT_SLICE_BYTES = Number(process.env.EDGEWISE_WEBGPU_JIT_SLICE_MB ?? 16) * 2 ** 20;
+export const JIT_SLICE_BYTES = Number(process.env.EDGEWISE_WEBGPU_JIT_SLICE_MB ?? 0) * 2 ** 20;
+
+/**
+ * What one just-in-time decode covers (env EDGEWISE_WEBGPU_JIT_UNIT): 'block' (default) decodes all
+ * of a block's matrices in one dispatch into a block-sized scratch before the block runs (16
+ * dispatches per step at Llama-1B shapes instead of 112); 'matrix' decodes each matrix right before
+ * its product into one matrix-sized scratch (less GPU memory, 7 dispatches per block). Blocks the
+ * one-dispatch decoder cannot take (no fine index, mixed dtypes) fall back to 'matrix'.
+ */
+export type JitUnit = 'block' | 'matrix';
+export const JIT_UNIT: JitUnit = process.env.EDGEWISE_WEBGPU_JIT_UNIT === 'matrix' ? 'matrix' : 'block';
 
 export async function uploadCompressedWeights(
   rt: KernelRuntime,
@@ -86,15 +96,18 @@ export async function uploadCompressedWeights(
   specs: CompressedLayerSpec[],
   globals: { embedding: Float32Array | Uint16Array; finalNorm: Float32Array; lmHead: Float32Array | Uint16Array },
   mode: CompressedMode,
-  options: { jitSliceBytes?: number } = {},
+  options: { jitSliceBytes?: number; jitUnit?: JitUnit } = {},
 ): Promise<GpuWeightSource> {
   const sliceBytes = options.jitSliceBytes ?? JIT_SLICE_BYTES;
+  const unit = options.jitUnit ?? JIT_UNIT;
   const owned: GPUBuffer[] = [];
   const own = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
   const err = own(rt.upload(new Uint32Array(4), 'huff8-err'));
   type Slot = { key: (typeof MATRIX_KEYS)[number]; huff?: Huff8Tensor; fine?: FineIndex | null; dense?: GpuWeight; k: number };
-  const blocks: { slots: Slot[]; vectors: Partial<Record<keyof LayerWeights, GPUBuffer>> }[] = [];
+  type BlockDecode = { plan: FineBlockDecode; dense: Map<Slot['key'], Omit<DenseWeight, 'buffer'>> };
+  const blocks: { slots: Slot[]; vectors: Partial<Record<keyof LayerWeights, GPUBuffer>>; decode: BlockDecode | null }[] = [];
   let scratchBytes = 16;
+  let blockScratchBytes = 16;
   let partialBytes = 16;
   const fineBuilds: { t: Huff8Tensor; index: FineIndex }[] = [];
   for (let l = 0; l < config.numLayers; l++) {
@@ -137,7 +150,6 @@ export async function uploadCompressedWeights(
         auxWords += fineIndexWords(huff);
       }
       slots.push({ key: mk, huff, k });
-      scratchBytes = Math.max(scratchBytes, decodedBytes(huff));
       // The chunk-level fused kernel's partial sums are needed only where the fine one does not apply.
       if (!fineFusedSupported(huff, k)) partialBytes = Math.max(partialBytes, fusedPartialBytes(huff, k, FUSED_MAX_ROWS));
     }
@@ -148,16 +160,41 @@ export async function uploadCompressedWeights(
       fineBuilds.push({ t: f.t, index });
       slots.find((s) => s.huff === f.t)!.fine = index;
     }
-    blocks.push({ slots, vectors });
+    // One-dispatch decode of the whole block ('jit' mode, unit 'block'): each matrix at a 256-byte-aligned offset.
+    const huffSlots = slots.filter((s) => s.huff);
+    const dtypes = new Set(huffSlots.map((s) => s.huff!.dtype));
+    let decode: BlockDecode | null = null;
+    if (mode === 'jit' && unit === 'block' && huffSlots.length > 0 && dtypes.size === 1 && huffSlots.every((s) => s.fine)) {
+      const f32 = dtypes.has('F16');
+      const dense = new Map<Slot['key'], Omit<DenseWeight, 'buffer'>>();
+      let at = 0;
+      const items = huffSlots.map((s) => {
+        const size = decodedBytes(s.huff!);
+        dense.set(s.key, { format: f32 ? 'f32' : 'bf16', offset: at, size });
+        const item = { t: s.huff!, index: s.fine!, outWordOffset: at / 4 };
+        at += Math.ceil(size / 256) * 256;
+        return item;
+      });
+      blockScratchBytes = Math.max(blockScratchBytes, at);
+      decode = { plan: planBlockDecode(rt, items, f32 ? 'f32' : 'pairs', `block-decode${l}`), dense };
+      own(decode.plan.mats);
+    } else {
+      for (const s of huffSlots) scratchBytes = Math.max(scratchBytes, decodedBytes(s.huff!));
+    }
+    blocks.push({ slots, vectors, decode });
   }
   const scratch = own(rt.buffer(scratchBytes, 'decoded-matrix'));
+  // NOTE: the block scratch (122 MB at Llama-1B shapes) replaces the matrix scratch (33.5 MB) when every block decodes in one dispatch.
+  const blockScratch = blockScratchBytes > 16 ? own(rt.buffer(blockScratchBytes, 'decoded-block')) : null;
   const partials = own(rt.buffer(partialBytes, 'fused-partials'));
 
-  const layerFor = (l: number): GpuLayer => {
-    const { slots, vectors } = blocks[l];
+  const layerFor = (l: number, enc: GPUCommandEncoder): GpuLayer => {
+    const { slots, vectors, decode } = blocks[l];
+    if (decode) decodeBlockFine(rt, enc, decode.plan, blockScratch!, err);
     const mats = {} as Record<(typeof MATRIX_KEYS)[number], MatmulWeight>;
     for (const s of slots) {
-      mats[s.key] = s.dense ?? ({ format: 'huff8', tensor: s.huff!, fine: s.fine ?? null, mode, scratch, sliceBytes, partials, err } satisfies CompressedWeight);
+      const decoded = decode?.dense.get(s.key);
+      mats[s.key] = s.dense ?? (decoded && { ...decoded, buffer: blockScratch! }) ?? ({ format: 'huff8', tensor: s.huff!, fine: s.fine ?? null, mode, scratch, sliceBytes, partials, err } satisfies CompressedWeight);
     }
     const vec = (k: keyof LayerWeights): GPUBuffer | null => vectors[k] ?? null;
     const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(k)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;

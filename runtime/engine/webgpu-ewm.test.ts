@@ -61,8 +61,10 @@ describe('webgpu runner on an .ewm container', () => {
       assert.equal(model.format, 'ewm');
       const prompt = [1, 17, 93, 4, 200, 31, 8, 77, 150, 3, 64];
       const cpu = await run(await createRunner(model.weights, { backend: 'cpu', threads: 1 }), prompt);
-      for (const mode of ['jit', 'fused'] as const) {
-        const gpuRun = await run(await createWebgpuRunner(model.weights, { gpu: gpu!, maxSeqLen: 64, compressedMode: mode }), prompt);
+      // 'jit': one decode dispatch per block (the default); 'jit-matrix': one per matrix, right before its product.
+      for (const mode of ['jit', 'jit-matrix', 'fused'] as const) {
+        const opts = mode === 'jit-matrix' ? { compressedMode: 'jit' as const, jitUnit: 'matrix' as const } : { compressedMode: mode };
+        const gpuRun = await run(await createWebgpuRunner(model.weights, { gpu: gpu!, maxSeqLen: 64, ...opts }), prompt);
         assert.deepEqual(gpuRun.tokens, cpu.tokens, `${mode}: greedy tokens`);
         gpuRun.logits.forEach((l, i) => {
           const err = relativeMaxError(l, cpu.logits[i]);

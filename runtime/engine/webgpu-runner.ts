@@ -14,7 +14,7 @@ import { GpuKvPool } from './webgpu-kv.js';
 import { uploadResidentWeights, type GpuWeightSource } from './webgpu-weights.js';
 import { WebgpuScratch } from './webgpu-scratch.js';
 import { EwmWeightProvider } from '../container/ewm-weights.js';
-import { ewmLayerSpecs, uploadCompressedWeights, type CompressedMode } from './webgpu-ewm-weights.js';
+import { ewmLayerSpecs, uploadCompressedWeights, type CompressedMode, type JitUnit } from './webgpu-ewm-weights.js';
 import { exactBf16 } from './webgpu-weights.js';
 
 export interface WebgpuRunnerOptions {
@@ -26,6 +26,8 @@ export interface WebgpuRunnerOptions {
   weightSource?: (rt: KernelRuntime) => Promise<GpuWeightSource>;
   /** For .ewm weights: decode blocks just in time ('jit', default) or fuse decode into small-batch GEMVs ('fused'); env EDGEWISE_WEBGPU_DECODE. */
   compressedMode?: CompressedMode;
+  /** For .ewm weights in 'jit' mode: one decode dispatch per block (default) or per matrix; env EDGEWISE_WEBGPU_JIT_UNIT. */
+  jitUnit?: JitUnit;
   /** 'hardware' runs the GEMV/GEMM kernels even on a software adapter (tests); default picks by adapter. */
   kernels?: 'auto' | 'hardware';
 }
@@ -34,7 +36,7 @@ export interface WebgpuRunnerOptions {
  * The default weight source: an .ewm container's blocks stay compressed on the GPU and are
  * decoded there; any other provider's weights are uploaded once.
  */
-function defaultSource(weights: WeightProvider, mode: CompressedMode): (rt: KernelRuntime) => Promise<GpuWeightSource> {
+function defaultSource(weights: WeightProvider, mode: CompressedMode, jitUnit?: JitUnit): (rt: KernelRuntime) => Promise<GpuWeightSource> {
   if (!(weights instanceof EwmWeightProvider)) return (rt) => uploadResidentWeights(rt, weights);
   return (rt) => {
     const { file, segments } = weights.container;
@@ -42,7 +44,7 @@ function defaultSource(weights: WeightProvider, mode: CompressedMode): (rt: Kern
     const embedding = dense(weights.embedding());
     const lmHead = weights.config.tieWordEmbeddings ? embedding : dense(weights.lmHead());
     const specs = ewmLayerSpecs(file, [...segments], weights.config);
-    return uploadCompressedWeights(rt, weights.config, specs, { embedding, lmHead, finalNorm: weights.finalNorm() }, mode);
+    return uploadCompressedWeights(rt, weights.config, specs, { embedding, lmHead, finalNorm: weights.finalNorm() }, mode, { jitUnit });
   };
 }
 
@@ -70,7 +72,7 @@ export async function createWebgpuRunner(weights: WeightProvider, options: Webgp
   try {
     const envMode = process.env.EDGEWISE_WEBGPU_DECODE;
     const mode = options.compressedMode ?? (envMode === 'fused' ? 'fused' : 'jit');
-    const source = await (options.weightSource ?? defaultSource(weights, mode))(rt);
+    const source = await (options.weightSource ?? defaultSource(weights, mode, options.jitUnit))(rt);
     return new WebgpuRunner(config, rt, source, maxSeqLen, options.gpu === undefined);
   } catch (err) {
     if (options.gpu === undefined) gpu.destroy();
