@@ -61,18 +61,23 @@ fn lookup(w16: u32) -> u32 {
   return 0u;
 }
 
-/** A chunk decoder's state: bit position and the two stream words around it. */
+/**
+ * A chunk decoder's state: bit position, the two stream words around it, and the word after them. NOTE: w2 is loaded
+ * one word ahead of use, so the load's latency overlaps ~3 codes of decoding instead of stalling the serial chain
+ * of codes at every word crossing (the decode and fused kernels are latency-bound on that chain).
+ */
 struct Reader {
   bit: u32,
   wi: u32,
   w0: u32,
   w1: u32,
+  w2: u32,
   raw4: u32, // the raw bytes of elements e & ~3 .. (e & ~3) + 3
 }
 
 fn reader_at(bit: u32) -> Reader {
   let wi = bit >> 5u;
-  return Reader(bit, wi, seg[hp.words_off + wi], seg[hp.words_off + wi + 1u], 0u);
+  return Reader(bit, wi, seg[hp.words_off + wi], seg[hp.words_off + wi + 1u], seg[hp.words_off + wi + 2u], 0u);
 }
 
 /** The next 16 stream bits (MSB-first), refilling the window when the position crossed a word. */
@@ -82,7 +87,8 @@ fn peek16(r: ptr<function, Reader>) -> u32 {
     // Codes are at most 16 bits, so the position advances at most one word at a time.
     (*r).wi = wcur;
     (*r).w0 = (*r).w1;
-    (*r).w1 = seg[hp.words_off + wcur + 1u];
+    (*r).w1 = (*r).w2;
+    (*r).w2 = seg[hp.words_off + wcur + 2u];
   }
   let s = (*r).bit & 31u;
   let win = select(((*r).w0 << s) | ((*r).w1 >> (32u - s)), (*r).w0, s == 0u);

@@ -36,10 +36,9 @@ fn fma_sub(s: u32, acc: ptr<function, array<f32, MB>>) {
   let raw_at = hp.raw_off + (sb.first >> 2u); // sub-chunks start at multiples of 32 elements
   for (var q = 0u; q < SUB / 4u; q++) {
     let wv = bitcast<vec4<f32>>(next4(&r, &bad, seg[raw_at + q]) << vec4<u32>(16u));
+    // NOTE: MB is the product's exact row count (the launcher compiles one variant per m), so no per-row check here.
     for (var m = 0u; m < MB; m++) {
-      if (m < hp.m) {
-        (*acc)[m] += dot(wv, x[m * k4 + col4 + q]);
-      }
+      (*acc)[m] += dot(wv, x[m * k4 + col4 + q]);
     }
   }
   if (bad || r.bit != sb.end_bit) {
