@@ -18,6 +18,10 @@ import { PRECISIONS } from '../runtime/container/precision.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  console.log('adaptive-quality: perplexity per (depth, precision) of the default model, JSON + SVG plots\n  --tokens N   calibration tokens (default 8192)\n  --hf DIR     Hugging Face folder (default models/default)');
+  process.exit(0);
+}
 const maxTokens = argv.includes('--tokens') ? Number(argv[argv.indexOf('--tokens') + 1]) : 8192;
 const work = mkdtempSync(join(tmpdir(), 'adaptive-quality-'));
 try {

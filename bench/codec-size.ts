@@ -13,8 +13,13 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string', default: join(root, 'models/default') },
     out: { type: 'string', default: join(root, 'bench/results/codec-size.json') },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  console.log('codec-size: bits/weight vs the 8 + H(exponent) bound (default model, Gaussian 1B-shaped block)\n  --model DIR   Hugging Face folder (default models/default)\n  --out FILE    JSON results (default bench/results/codec-size.json)');
+  process.exit(0);
+}
 
 function summary(label: string, r: ConvertReport, seconds: number): Record<string, unknown> {
   const row = {
