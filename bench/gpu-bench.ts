@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { openGpu, type GpuContext } from '../kernels/webgpu/device.js';
 import { KernelRuntime } from '../kernels/webgpu/kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, type Huff8Tensor } from '../kernels/webgpu/huff8.js';
-import { buildFineIndex, decodeBlockFine, decodeHuff8Fine, fineIndexSupported, fineIndexWords, planBlockDecode, type FineIndex } from '../kernels/webgpu/huff8-fine.js';
+import { buildFineIndex, decodeBlockFine, decodeHuff8Fine, fineFusedSupported, fineIndexSupported, fineIndexWords, fusedHuff8GemvFine, planBlockDecode, type FineIndex } from '../kernels/webgpu/huff8-fine.js';
+import { matmul } from '../kernels/webgpu/matmul.js';
+import { uploadWeight } from '../kernels/webgpu/gpu-weight.js';
 import { addInPlace } from '../kernels/webgpu/elementwise.js';
 import { relativeMaxError } from '../runtime/engine/reference-forward.js';
 import { WebgpuRunner } from '../runtime/engine/webgpu-runner.js';
@@ -117,6 +119,7 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
     .filter((t) => t.entry.codec === 'huff8')
     .map(({ key, entry: e }) => ({
       key,
+      shape: e.shape as [number, number],
       t: { seg, tables, dtype: 'BF16', numElements: e.numElements!, chunkSize: e.chunkSize!, bitLength: e.bitLength!, indexOffset: e.indexOffset!, wordsOffset: e.wordsOffset!, rawOffset: e.rawOffset! } as Huff8Tensor,
     }));
   let words = 0;
@@ -172,6 +175,14 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
   const blockSec = fine ? await timeGpu(rt, iters, recordBlock) : NaN;
   const indexSec = fine ? await timeGpu(rt, iters, recordIndex) : NaN;
   const copySec = await timeGpu(rt, iters, recordCopy);
+  // NOTE: a failure here is recorded without losing the decode figures.
+  let products: Awaited<ReturnType<typeof measureProducts>> = null;
+  let productsError: string | undefined;
+  try {
+    if (fine) products = await measureProducts(rt, model, huffs, indexes, err, iters);
+  } catch (e) {
+    productsError = (e as Error).message;
+  }
   const bigCopySec = await timeGpu(rt, Math.max(1, iters >> 2), (enc) => rt.copy(enc, bigSrc, 0, bigDst, 0, 4 * copyBytes));
   for (const b of [seg, tables, err, out, copyDst, bigSrc, bigDst, aux, poison]) b.destroy();
   plan?.mats.destroy();
@@ -181,6 +192,9 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
   const best = fine ? Math.min(fineSec, blockSec) : chunkSec;
   return {
     warmUp: { ...warm, what: 'block decode + copy of its decoded size, repeated', note: 'first vs last submit: seconds per iteration' },
+    /** The 7 products of one block alone (7 dispatches each way, so the fixed dispatch cost is the same): kernel time apart from the rest of a step. */
+    products,
+    productsError,
     decodedBytes,
     compressedBytes: model.compressedBytes,
     fineIndexBytes: auxBytes,
@@ -202,6 +216,65 @@ async function measureDecode(rt: KernelRuntime, model: SyntheticModel, iters: nu
     copyDecodedSizeGBs: gb(2 * copyBytes, copySec),
     copy4xSizeGBs: gb(8 * copyBytes, bigCopySec),
   };
+}
+
+/**
+ * ms for the 7 products of one block at batch 1 and 8: BF16 GEMV, fused decode + GEMV, and block decode + BF16 GEMV
+ * (the jit path); the fused outputs are first checked against the BF16 GEMV's. Both paths run 7 dispatches (jit 8),
+ * so the difference is kernel time, not dispatch count.
+ */
+async function measureProducts(
+  rt: KernelRuntime,
+  model: SyntheticModel,
+  huffs: { key: string; shape: [number, number]; t: Huff8Tensor }[],
+  indexes: FineIndex[],
+  err: GPUBuffer,
+  iters: number,
+) {
+  if (!huffs.every((h) => fineFusedSupported(h.t, h.shape[1]))) return null;
+  const dense = huffs.map((h) => uploadWeight(rt, model.layer[h.key as keyof typeof model.layer] as Uint16Array, h.key));
+  const maxK = Math.max(...huffs.map((h) => h.shape[1]));
+  const maxN = Math.max(...huffs.map((h) => h.shape[0]));
+  const xs = new Float32Array(8 * maxK);
+  for (let i = 0; i < xs.length; i++) xs[i] = Math.sin(i * 0.7311) + 0.1;
+  const x = rt.upload(xs);
+  const yDense = rt.buffer(8 * maxN * 4);
+  const yFused = rt.buffer(8 * maxN * 4);
+  // The runner's layout: each decoded matrix at a 256-byte-aligned offset of one block scratch.
+  const offsets: number[] = [];
+  let at = 0;
+  for (const h of huffs) {
+    offsets.push(at);
+    at += Math.ceil((h.t.numElements * 2) / 256) * 256;
+  }
+  const scratch = rt.buffer(at);
+  const plan = planBlockDecode(rt, huffs.map((h, i) => ({ t: h.t, index: indexes[i], outWordOffset: offsets[i] / 4 })), 'pairs');
+  const out: Record<string, { bf16Ms: number; fusedMs: number; jitMs: number }> = {};
+  try {
+    for (const m of [1, 8]) {
+      const gemv = (enc: GPUCommandEncoder, i: number, y: GPUBuffer) => matmul(rt, enc, { x, w: dense[i], y, m, n: huffs[i].shape[0], k: huffs[i].shape[1] });
+      const fused = (enc: GPUCommandEncoder, i: number) => fusedHuff8GemvFine(rt, enc, { t: huffs[i].t, index: indexes[i], x, y: yFused, bias: null, m, n: huffs[i].shape[0], k: huffs[i].shape[1], err });
+      for (let i = 0; i < huffs.length; i++) {
+        rt.run((enc) => {
+          gemv(enc, i, yDense);
+          fused(enc, i);
+        });
+        const n = m * huffs[i].shape[0];
+        const e = relativeMaxError(new Float32Array(await rt.read(yFused, n * 4)), new Float32Array(await rt.read(yDense, n * 4)));
+        if (!(e <= 1e-3)) throw new Error(`fused product ${huffs[i].key} m=${m} differs from the BF16 GEMV (rel err ${e})`);
+      }
+      const bf16Sec = await timeGpu(rt, iters, (enc) => huffs.forEach((_, i) => gemv(enc, i, yDense)));
+      const fusedSec = await timeGpu(rt, iters, (enc) => huffs.forEach((_, i) => fused(enc, i)));
+      const jitSec = await timeGpu(rt, iters, (enc) => {
+        decodeBlockFine(rt, enc, plan, scratch, err);
+        huffs.forEach((h, i) => matmul(rt, enc, { x, w: { buffer: scratch, format: 'bf16', offset: offsets[i], size: Math.ceil((h.t.numElements * 2) / 16) * 16 }, y: yDense, m, n: h.shape[0], k: h.shape[1] }));
+      });
+      out[`batch${m}`] = { bf16Ms: bf16Sec * 1e3, fusedMs: fusedSec * 1e3, jitMs: jitSec * 1e3 };
+    }
+  } finally {
+    for (const b of [x, yDense, yFused, scratch, plan.mats, ...dense.map((d) => d.buffer)]) b.destroy();
+  }
+  return out;
 }
 
 /** GPU seconds per decode step, repeats doubling until one submit lasts 0.3 s (see timeGpu). */
@@ -314,6 +387,10 @@ async function main(): Promise<number> {
       report.decode = { ...decode, ratioToCopy: decodeRatio };
       console.log(`decode kernel (${decode.kernel}): ${decode.decodeMs.toFixed(3)} ms/block, ${decode.decodeTrafficGBs.toFixed(1)} GB/s traffic (${decode.decodeOutputGBs.toFixed(1)} GB/s decoded) | copy: ${decode.copyTrafficGBs.toFixed(1)} GB/s | ratio ${(decodeRatio * 100).toFixed(1)}% (target >= 50%)`);
       console.log(`  fine decoder: ${decode.fineBlockDispatchMs.toFixed(3)} ms/block in one dispatch, ${decode.fineMatrixDispatchMs.toFixed(3)} ms/block in 7; copy of the decoded size ${decode.copyDecodedSizeGBs.toFixed(1)} GB/s, of 4x that ${decode.copy4xSizeGBs.toFixed(1)} GB/s`);
+      if (decode.productsError) console.log(`  one block's products: FAILED: ${decode.productsError}`);
+      for (const [b, p] of Object.entries(decode.products ?? {})) {
+        console.log(`  one block's 7 products, ${b}: BF16 GEMV ${p.bf16Ms.toFixed(3)} ms, fused ${p.fusedMs.toFixed(3)} ms (${(p.bf16Ms / p.fusedMs).toFixed(2)}x), block decode + BF16 GEMV ${p.jitMs.toFixed(3)} ms (${(p.bf16Ms / p.jitMs).toFixed(2)}x)`);
+      }
       console.log(`  chunk-level decoder: ${decode.chunkLevelMs.toFixed(3)} ms/block (${decode.chunkLevelTrafficGBs.toFixed(1)} GB/s); fine index: ${(decode.fineIndexBytes / 1e6).toFixed(2)} MB/block, built once in ${decode.fineIndexBuildMs.toFixed(3)} ms`);
     } catch (err) {
       failures.decode = (err as Error).message;
