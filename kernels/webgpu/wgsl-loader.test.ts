@@ -29,6 +29,8 @@ test('every kernel file preprocesses in each variant without leftover directives
     ['gemv', { BF16: false, HAS_BIAS: false, SUBGROUPS: false, WG: 64, MB: 1 }],
     ['gemm', { BF16: true, HAS_BIAS: false }],
     ['huff8-decode', { OUT_F32: true }],
+    ['huff8-decode-fine', { OUT_F32: false, BLOCK: true }],
+    ['huff8-decode-fine', { OUT_F32: true, BLOCK: false }],
     ['huff8-gemv', { MB: 8 }],
     ['attention', { DPT: 2 }],
   ] as const) {

@@ -52,7 +52,9 @@ fn lookup(w16: u32) -> u32 {
   if ((e >> 8u) != 0u) {
     return e;
   }
-  for (var l = 1u; l <= 16u; l++) {
+  // NOTE: every code of at most LUT_BITS bits is in the LUT, so a miss is a longer code (or none): start past them. The
+  // search used to start at 1, ~11 serial shared-memory loads that a whole subgroup waits for whenever one lane misses.
+  for (var l = LUT_BITS + 1u; l <= 16u; l++) {
     if (w16 < tab[T_LIMIT + l]) {
       let sym = tab[T_SYMS + tab[T_INDEX + l] + (w16 >> (16u - l)) - tab[T_FIRST + l]];
       return (l << 8u) | sym;
