@@ -22,5 +22,7 @@ fn sub_at(s: u32) -> Sub {
   let start = ch.start + aux_rel(base, j);
   let end_bit = select(ch.end_bit, ch.start + aux_rel(base, j + 1u), j + 1u < subs);
   let ok = ch.ok && start <= end_bit && end_bit <= ch.end_bit;
-  return Sub(ch.first + j * SUB, start, end_bit, ok);
+  // NOTE: `first` from the position, not the loaded index entry (equal whenever ok, which chunk_at checks), so the raw-byte
+  // and x loads that depend on it need not wait for the index load.
+  return Sub(c * hp.chunk_size + j * SUB, start, end_bit, ok);
 }
