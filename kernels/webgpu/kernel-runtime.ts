@@ -144,8 +144,13 @@ export class KernelRuntime {
 
   /** Ends the open pass and submits the encoder's commands. */
   submit(encoder: GPUCommandEncoder): void {
+    this.device.queue.submit([this.finish(encoder)]);
+  }
+
+  /** Ends the open pass and finishes the encoder (for timing a submit apart from its recording). */
+  finish(encoder: GPUCommandEncoder): GPUCommandBuffer {
     this.endPass(encoder);
-    this.device.queue.submit([encoder.finish()]);
+    return encoder.finish();
   }
 
   private idOf(o: object): number {
