@@ -425,6 +425,52 @@ void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::v
   }
 }
 
+/** Sequences per thread below which splitting a batch over threads does not pay. */
+constexpr int kMinSequencesPerThread = 4;
+
+// One block for B sequences (one new token each): hidden [B, H] updated in place, new K/V
+// rows written after each sequence's stored ones. Scratch is per calling thread.
+void runBlock(const Dims& d, const float* const* w, float* hidden, const float* ropeRows, const Sequence* seqs, int B, float eps, int threads) {
+  const int H = d.hidden, Q = d.heads * d.headDim, KV = d.kvHeads * d.headDim, I = d.inter;
+  thread_local std::vector<float> xn, q, k, v, attn, proj, gate, up, scores;
+  xn.resize(size_t(B) * H);
+  q.resize(size_t(B) * Q);
+  k.resize(size_t(B) * KV);
+  v.resize(size_t(B) * KV);
+  attn.resize(size_t(B) * Q);
+  proj.resize(size_t(B) * H);
+  gate.resize(size_t(B) * I);
+  up.resize(size_t(B) * I);
+
+  // Attention half: x + o_proj(attention(rope(q), rope(k), v)).
+  rmsNorm(hidden, w[kInputNorm], B, H, eps, xn.data());
+  linear({w[kQ], w[kQBias], Q, H}, xn.data(), B, q.data(), threads);
+  linear({w[kK], w[kKBias], KV, H}, xn.data(), B, k.data(), threads);
+  linear({w[kV], w[kVBias], KV, H}, xn.data(), B, v.data(), threads);
+  for (int b = 0; b < B; b++) {
+    const float* cs = ropeRows + size_t(b) * 2 * d.headDim;
+    rope(q.data() + size_t(b) * Q, d.heads, d.headDim, cs);
+    rope(k.data() + size_t(b) * KV, d.kvHeads, d.headDim, cs);
+    const Sequence& s = seqs[b];
+    std::memcpy(s.keys + size_t(s.pastLen) * KV, k.data() + size_t(b) * KV, sizeof(float) * KV);
+    std::memcpy(s.values + size_t(s.pastLen) * KV, v.data() + size_t(b) * KV, sizeof(float) * KV);
+    attend(d, s, q.data() + size_t(b) * Q, attn.data() + size_t(b) * Q, scores);
+  }
+  linear({w[kO], w[kOBias], H, Q}, attn.data(), B, proj.data(), threads);
+  for (size_t i = 0; i < size_t(B) * H; i++) hidden[i] += proj[i];
+
+  // MLP half: x + down(silu(gate(x)) * up(x)).
+  rmsNorm(hidden, w[kPostNorm], B, H, eps, xn.data());
+  linear({w[kGate], w[kGateBias], I, H}, xn.data(), B, gate.data(), threads);
+  linear({w[kUp], w[kUpBias], I, H}, xn.data(), B, up.data(), threads);
+  for (size_t i = 0; i < size_t(B) * I; i++) {
+    const float g = gate[i];
+    gate[i] = g * (1.f / (1.f + std::exp(-g))) * up[i];
+  }
+  linear({w[kDown], w[kDownBias], H, I}, gate.data(), B, proj.data(), threads);
+  for (size_t i = 0; i < size_t(B) * H; i++) hidden[i] += proj[i];
+}
+
 const float* floatArg(Napi::Env env, Napi::Value v, size_t minLength, const std::string& name, bool optional = false) {
   if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
@@ -485,43 +531,20 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
   const float eps = info[7].As<Napi::Number>().FloatValue();
   const int threads = info[8].As<Napi::Number>().Int32Value();
 
-  thread_local std::vector<float> xn, q, k, v, attn, proj, gate, up, scores;
-  xn.resize(size_t(B) * H);
-  q.resize(size_t(B) * Q);
-  k.resize(size_t(B) * KV);
-  v.resize(size_t(B) * KV);
-  attn.resize(size_t(B) * Q);
-  proj.resize(size_t(B) * H);
-  gate.resize(size_t(B) * I);
-  up.resize(size_t(B) * I);
-
-  // Attention half: x + o_proj(attention(rope(q), rope(k), v)).
-  rmsNorm(hidden, w[kInputNorm], B, H, eps, xn.data());
-  linear({w[kQ], w[kQBias], Q, H}, xn.data(), B, q.data(), threads);
-  linear({w[kK], w[kKBias], KV, H}, xn.data(), B, k.data(), threads);
-  linear({w[kV], w[kVBias], KV, H}, xn.data(), B, v.data(), threads);
-  for (int b = 0; b < B; b++) {
-    const float* cs = ropeRows + size_t(b) * 2 * d.headDim;
-    rope(q.data() + size_t(b) * Q, d.heads, d.headDim, cs);
-    rope(k.data() + size_t(b) * KV, d.kvHeads, d.headDim, cs);
-    const Sequence& s = seqs[size_t(b)];
-    std::memcpy(s.keys + size_t(s.pastLen) * KV, k.data() + size_t(b) * KV, sizeof(float) * KV);
-    std::memcpy(s.values + size_t(s.pastLen) * KV, v.data() + size_t(b) * KV, sizeof(float) * KV);
-    attend(d, s, q.data() + size_t(b) * Q, attn.data() + size_t(b) * Q, scores);
+  // NOTE: splitting each GEMM's rows over threads costs a pool wake-up per product (7 per
+  // block), which ate the gain at batch 16 on 2 cores; for batches of 8+ each thread instead
+  // runs the whole block for its share of the sequences (one wake-up per block).
+  if (threads > 1 && B >= 2 * kMinSequencesPerThread) {
+    const int parts = std::min(threads, B / kMinSequencesPerThread);
+    const int per = (B + parts - 1) / parts;
+    huff8::ThreadPool::instance().run(uint64_t(parts), [&](uint64_t p) {
+      const int b0 = int(p) * per;
+      const int nb = std::min(B, b0 + per) - b0;
+      if (nb > 0) runBlock(d, w, hidden + size_t(b0) * H, ropeRows + size_t(b0) * 2 * d.headDim, seqs.data() + b0, nb, eps, 1);
+    });
+  } else {
+    runBlock(d, w, hidden, ropeRows, seqs.data(), B, eps, threads);
   }
-  linear({w[kO], w[kOBias], H, Q}, attn.data(), B, proj.data(), threads);
-  for (size_t i = 0; i < size_t(B) * H; i++) hidden[i] += proj[i];
-
-  // MLP half: x + down(silu(gate(x)) * up(x)).
-  rmsNorm(hidden, w[kPostNorm], B, H, eps, xn.data());
-  linear({w[kGate], w[kGateBias], I, H}, xn.data(), B, gate.data(), threads);
-  linear({w[kUp], w[kUpBias], I, H}, xn.data(), B, up.data(), threads);
-  for (size_t i = 0; i < size_t(B) * I; i++) {
-    const float g = gate[i];
-    gate[i] = g * (1.f / (1.f + std::exp(-g))) * up[i];
-  }
-  linear({w[kDown], w[kDownBias], H, I}, gate.data(), B, proj.data(), threads);
-  for (size_t i = 0; i < size_t(B) * H; i++) hidden[i] += proj[i];
   return env.Undefined();
 }
 
