@@ -5,7 +5,7 @@ import { cpus, loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { startEngine } from '../runtime/worker/engine-client.js';
+import { engineThreadsDefault, startEngine } from '../runtime/worker/engine-client.js';
 import { EdgewiseServer } from '../server/app.js';
 
 const MODEL = process.env.EDGEWISE_BENCH_MODEL ?? fileURLToPath(new URL('../../models/default', import.meta.url));
@@ -13,7 +13,7 @@ const OUT = fileURLToPath(new URL('../../bench/results/serve-bench.json', import
 const MAX_TOKENS = Number(process.env.EDGEWISE_BENCH_TOKENS ?? 64);
 const LEVELS = [1, 4, 16];
 const ROUNDS = Number(process.env.EDGEWISE_BENCH_ROUNDS ?? 2);
-/** onnxruntime intra-op threads for the engine; unset lets onnxruntime choose. */
+/** CPU threads for the engine; unset takes the server's default (engineThreadsDefault). */
 const THREADS = process.env.EDGEWISE_BENCH_THREADS === undefined ? undefined : Number(process.env.EDGEWISE_BENCH_THREADS);
 
 interface RequestTiming {
@@ -150,6 +150,7 @@ async function main(): Promise<void> {
       maxBatch,
       rounds: ROUNDS,
       backend: 'cpu',
+      engineThreads: THREADS ?? engineThreadsDefault(),
       levels: results,
       speedup16vs1: Number(speedup.toFixed(2)),
       endToEndSpeedup16vs1: Number((last.endToEndTokPerS / first.endToEndTokPerS).toFixed(2)),

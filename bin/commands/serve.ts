@@ -28,7 +28,7 @@ const usage = `Usage: edgewise serve [options]
   --request-timeout <s>    per-request deadline in seconds (default: none)
   --max-body-bytes <n>     request body cap; larger bodies get 413 (default 1048576)
   --backend <b>            cpu | webgpu | auto (default auto: webgpu on a hardware GPU, else cpu)
-  --threads <n>            CPU threads for the engine
+  --threads <n>            CPU threads for the engine (default: cores - 1, one left to the server)
   --log-level <level>      fatal|error|warn|info|debug|trace|silent (default info)
   --memory-budget <size>   adaptive serving: bytes for decoded blocks + KV caches ("512MB", "2GiB");
                            also capped by the cgroup limit and available memory (docs/adaptive.md)
