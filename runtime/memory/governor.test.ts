@@ -136,3 +136,28 @@ test('precision wishes: a named rung is honoured, judged against its own full de
   const tiny = new Governor(withRungs, 100);
   assert.throws(() => tiny.decide({ precision: 'e8m1', quality: 'exact' }, 20, idle), (e: unknown) => isBudget(e) && /precision/.test((e as Error).message));
 });
+
+test('a lower rung or a shallower depth measured a hair better than the pair above it never outranks it', () => {
+  // Calibration noise: e8m3 at full depth measured below lossless, depth 3 below depth 4.
+  const noisy: GovernorOptions = {
+    ...base,
+    qualityTable: {
+      numTokens: 100, windowTokens: 50,
+      points: [
+        { depth: 4, precision: 'bf16', perplexity: 10 }, { depth: 4, precision: 'e8m3', perplexity: 9.99 },
+        { depth: 3, precision: 'bf16', perplexity: 9.98 }, { depth: 3, precision: 'e8m3', perplexity: 10.1 },
+        { depth: 2, precision: 'bf16', perplexity: 12 }, { depth: 2, precision: 'e8m3', perplexity: 12.2 },
+        { depth: 1, precision: 'bf16', perplexity: 19 }, { depth: 1, precision: 'e8m3', perplexity: 19.5 },
+      ],
+    },
+    precisions: [{ name: 'bf16', blockBytes: 10_000 }, { name: 'e8m3', blockBytes: 4_000 }],
+  };
+  const g = new Governor(noisy, 1e9);
+  for (const quality of ['high', 'balanced', 'fast'] as const) {
+    const d = g.decide({ quality }, 20, idle);
+    assert.deepEqual([d.choice.depth, d.choice.precision], [4, 'bf16'], quality);
+  }
+  // With room for 4 e8m3 blocks but not 4 lossless ones, memory still moves it down a rung.
+  const tight = new Governor(noisy, 4 * 4_000 + 4 * 64 * KV);
+  assert.deepEqual([tight.decide({ quality: 'balanced' }, 20, idle).choice.depth, tight.decide({ quality: 'balanced' }, 20, idle).choice.precision], [4, 'e8m3']);
+});

@@ -218,8 +218,24 @@ export class Governor {
       const p = rungs[0] ?? this.precisions[0];
       out.push({ depth: L, precision: p, rank: 0, perplexity: ppl(L, p.name) ?? null });
     }
-    // Best first: measured perplexity when known, else deeper, then higher precision.
-    out.sort((a, b) => (a.perplexity !== null && b.perplexity !== null ? a.perplexity - b.perplexity : a.rank - b.rank));
+    // NOTE: a shallower or lower-precision pair is never truly better than the pairs above it:
+    // a measured gain is calibration noise (2048 tokens once put e8m3 0.01% below lossless, and
+    // the governor then served e8m3 with lossless fitting). So each pair ranks by the worst
+    // perplexity among itself and every deeper or higher-precision pair, ties to the higher rank.
+    const levelOf = new Map(rungs.map((p, i) => [p.name, i]));
+    const envelope = (c: Candidate): number | null => {
+      let worst: number | null = null;
+      for (let d = c.depth; d <= L; d++) {
+        for (let level = 0; level <= levelOf.get(c.precision.name)!; level++) {
+          const v = ppl(d, rungs[level].name);
+          if (v !== undefined) worst = Math.max(worst ?? v, v);
+        }
+      }
+      return worst;
+    };
+    const keyed = out.map((c) => ({ c, key: envelope(c) }));
+    keyed.sort((a, b) => (a.key !== null && b.key !== null && a.key !== b.key ? a.key - b.key : a.c.rank - b.c.rank));
+    out.splice(0, out.length, ...keyed.map((k) => k.c));
     const what = this.opts.ranking === null ? 'container not calibrated (full depth only)' : parts.join(', ');
     return { candidates: out, what };
   }
