@@ -30,6 +30,7 @@ var<private> hp: Huff8Params;
 @group(0) @binding(5) var<storage, read> aux: array<u32>;
 #include "huff8-common"
 #include "huff8-fine"
+#include "huff8-decode-run"
 
 /** A whole sub-chunk (32 elements): four codes per step, 16-byte stores. */
 fn decode_full(sb: Sub, r: ptr<function, Reader>) {
@@ -65,52 +66,7 @@ fn decode_sub(s: u32) {
     return;
   }
   // The tensor's last sub-chunk when it is short: element by element.
-  var pending = 0u;
-  var acc = vec4<u32>(0u);
-  let base = hp.out_off / 4u;
-  let first = sb.first - hp.sub0 * SUB;
-  for (var i = 0u; i < count; i++) {
-    let h = next16(&r, sb.first + i, sb.end_bit);
-    if (h == BAD) {
-      flag_error();
-      return;
-    }
-#if OUT_F32
-    acc[i & 3u] = to_f32_bits(h);
-    if ((i & 3u) == 3u) {
-      out[base + ((first + i) >> 2u)] = acc;
-    }
-#else
-    if ((i & 1u) == 0u) {
-      pending = h;
-    } else {
-      acc[(i >> 1u) & 3u] = pending | (h << 16u);
-      if ((i & 7u) == 7u) {
-        out[base + ((first + i) >> 3u)] = acc;
-        acc = vec4<u32>(0u);
-      }
-    }
-#endif
-  }
-  // The tensor's tail: the rest of its 16 bytes is zero padding (only the last sub-chunk can be short).
-#if OUT_F32
-  if ((count & 3u) != 0u) {
-    for (var j = count & 3u; j < 4u; j++) {
-      acc[j] = 0u;
-    }
-    out[base + ((first + count) >> 2u)] = acc;
-  }
-#else
-  if ((count & 1u) == 1u) {
-    acc[(count >> 1u) & 3u] = pending;
-  }
-  if ((count & 7u) != 0u) {
-    out[base + ((first + count) >> 3u)] = acc;
-  }
-#endif
-  if (r.bit != sb.end_bit) {
-    flag_error();
-  }
+  decode_run(&r, sb.first, sb.first - hp.sub0 * SUB, count, sb.end_bit);
 }
 
 @compute @workgroup_size(DECODE_WG)

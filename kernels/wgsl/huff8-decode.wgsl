@@ -7,6 +7,7 @@
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<u32>>; // from u32 hp.out_off (a multiple of 4)
 @group(0) @binding(4) var<storage, read_write> err: array<atomic<u32>>;
 #include "huff8-common"
+#include "huff8-decode-run"
 
 @compute @workgroup_size(DECODE_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -23,49 +24,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let first = ch.first;
   let count = ch.count;
   var r = reader_at(ch.start);
-  var pending = 0u;
-  var acc = vec4<u32>(0u);
-  let base = hp.out_off / 4u;
-  for (var i = 0u; i < count; i++) {
-    let h = next16(&r, first + i, ch.end_bit);
-    if (h == BAD) {
-      flag_error();
-      return;
-    }
-#if OUT_F32
-    acc[i & 3u] = to_f32_bits(h);
-    if ((i & 3u) == 3u) {
-      out[base + ((first + i) >> 2u)] = acc;
-    }
-#else
-    if ((i & 1u) == 0u) {
-      pending = h;
-    } else {
-      acc[(i >> 1u) & 3u] = pending | (h << 16u);
-      if ((i & 7u) == 7u) {
-        out[base + ((first + i) >> 3u)] = acc;
-        acc = vec4<u32>(0u);
-      }
-    }
-#endif
-  }
-  // The tail of the tensor's last chunk: the rest of its 16 bytes is zero padding before the next 16-byte boundary.
-#if OUT_F32
-  if ((count & 3u) != 0u) {
-    for (var j = count & 3u; j < 4u; j++) {
-      acc[j] = 0u;
-    }
-    out[base + ((first + count) >> 2u)] = acc;
-  }
-#else
-  if ((count & 1u) == 1u) {
-    acc[(count >> 1u) & 3u] = pending;
-  }
-  if ((count & 7u) != 0u) {
-    out[base + ((first + count) >> 3u)] = acc;
-  }
-#endif
-  if (r.bit != ch.end_bit) {
-    flag_error();
-  }
+  decode_run(&r, first, first, count, ch.end_bit);
 }
