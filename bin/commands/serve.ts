@@ -30,7 +30,7 @@ const usage = `Usage: edgewise serve [options]
   --backend <b>            cpu | webgpu | auto (default auto: webgpu on a hardware GPU, else cpu)
   --threads <n>            CPU threads for the engine (default: cores - 1, one left to the server)
   --log-level <level>      fatal|error|warn|info|debug|trace|silent (default info)
-  --memory-budget <size>   adaptive serving: bytes for decoded blocks + KV caches ("512MB", "2GiB");
+  --memory-budget <size>   adaptive serving: bytes for decoded blocks, the compressed store kept in memory and KV caches ("512MB", "2GiB");
                            also capped by the cgroup limit and available memory (docs/adaptive.md)
   --adaptive               adaptive serving with the machine's limits only (implied by --memory-budget)
   --quality <q>            default quality for requests without edgewise.quality: exact|high|balanced|fast (default high)
@@ -186,7 +186,7 @@ export const command: CliCommand = {
     const adaptiveState = adaptive ? await engine.adaptiveState() : null;
     if (adaptiveState) {
       const cal = adaptiveState.calibrated ? 'calibrated: depth switching on' : 'not calibrated: full depth only (run edgewise calibrate)';
-      process.stdout.write(`edgewise serve: adaptive budget ${adaptiveState.budgetBytes >= Number.MAX_SAFE_INTEGER ? 'unlimited' : formatBytes(adaptiveState.budgetBytes)} (${adaptiveState.budgetSource}) for decoded blocks + KV caches, fixed ${formatBytes(adaptiveState.fixedBytes)}; ${cal}\n`);
+      process.stdout.write(`edgewise serve: adaptive budget ${adaptiveState.budgetBytes >= Number.MAX_SAFE_INTEGER ? 'unlimited' : formatBytes(adaptiveState.budgetBytes)} (${adaptiveState.budgetSource}) for decoded blocks, held store segments and KV caches, fixed ${formatBytes(adaptiveState.fixedBytes)}; ${cal}\n`);
     }
 
     // NOTE: handlers already map their own failures; this net keeps a stray bug in a callback

@@ -15,7 +15,7 @@ import { MemoryBudget, type MemoryProbe } from './budget.js';
 import { Governor, type AdaptiveChoice, type Quality, type QueueState } from './governor.js';
 
 export interface AdaptiveOptions {
-  /** Operator budget in bytes for decoded blocks + KV caches; null = machine limits only. */
+  /** Operator budget in bytes for decoded blocks, held store segments and KV caches; null = machine limits only. */
   budgetBytes: number | null;
   defaultQuality?: Quality;
   /** Longest sequence (the runner's maxSeqLen). */

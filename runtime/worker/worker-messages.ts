@@ -18,7 +18,7 @@ export interface EngineWorkerData {
   maxContext?: number;
   /** Token budget of one step (prompt chunks + decodes); see SchedulerOptions.maxStepTokens. */
   maxStepTokens?: number;
-  /** Adaptive serving (runtime/memory): bytes for decoded blocks + KV caches (null = machine limits) and the default quality. */
+  /** Adaptive serving (runtime/memory): bytes for decoded blocks, held store segments and KV caches (null = machine limits) and the default quality. */
   adaptive?: { budgetBytes: number | null; defaultQuality?: Quality };
   /**
    * Tests only: run the scheduler on FakeRunner (hashed logits over `vocabSize` ids, no model
