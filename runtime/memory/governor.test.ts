@@ -161,3 +161,14 @@ test('a lower rung or a shallower depth measured a hair better than the pair abo
   const tight = new Governor(noisy, 4 * 4_000 + 4 * 64 * KV);
   assert.deepEqual([tight.decide({ quality: 'balanced' }, 20, idle).choice.depth, tight.decide({ quality: 'balanced' }, 20, idle).choice.precision], [4, 'e8m3']);
 });
+
+test('a better pair with one block left to decode per step wins over a lower rung cached whole when it is estimated no slower', () => {
+  const kv = (d: number) => d * 64 * KV;
+  // Room for 3 of 4 lossless blocks: lossless costs 4 + 1 × 6 = 10 block-runs a step, e8m3 cached whole 4 + 4 × 1.5 = 10.
+  const three = new Governor(withRungs, 30_000 + kv(4)).decide({ quality: 'high' }, 20, idle).choice;
+  assert.deepEqual([three.depth, three.precision], [4, 'bf16']);
+  assert.match(three.why, /estimated no slower/);
+  // Room for 2: lossless would cost 4 + 2 × 6 = 16, so e8m3 cached whole (10) is kept.
+  const two = new Governor(withRungs, 20_000 + kv(4)).decide({ quality: 'high' }, 20, idle).choice;
+  assert.deepEqual([two.depth, two.precision], [4, 'e8m3']);
+});

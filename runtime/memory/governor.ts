@@ -32,6 +32,19 @@ export interface AdaptiveChoice {
 const PPL_RATIO: Record<Quality, number> = { exact: 1, high: 1.05, balanced: 1.25, fast: 2 };
 const DEPTH_FRACTION: Record<Quality, number> = { exact: 1, high: 1, balanced: 0.75, fast: 0.5 };
 
+/*
+ * NOTE: per-step costs in units of one sequence running one cached lossless block, measured
+ * with bench/adaptive-bench.ts on the default model (2-core x86-64, 2026-11-28): decoding a
+ * block just in time from the file cost ~6-7.5× a cached block's run (0.87-1.05 vs 0.14 ms),
+ * widening a compactly cached lower-rung block ~1.5× (0.215 ms). Both are paid once per step
+ * whatever the batch, the block runs once per sequence. Only used to let a better-quality pair
+ * with a few blocks left uncached win over a lower one that caches everything when it is
+ * estimated no slower (at 90% budget lossless with one block decoded per step ran 501 tok/s,
+ * e8m3 all cached 420).
+ */
+const JIT_BLOCK_COST = 6;
+const WIDEN_BLOCK_COST = 1.5;
+
 /** One rung the engine serves and what one of its blocks occupies in the decoded-block cache. */
 export interface ServedPrecision {
   name: string;
@@ -84,7 +97,8 @@ interface Candidate {
  * rungs are offered only with a quality table (their cost in perplexity is then known) or when
  * asked for by name. Among the allowed pairs whose KV cache fits in the free budget, the
  * governor takes the best-quality pair whose blocks all stay decoded in the cache beside it (so
- * no block is decoded every step); when none does, the pair with the fewest blocks left to
+ * no block is decoded every step), unless a better pair that leaves some blocks to decode each
+ * step is estimated no slower (JIT_BLOCK_COST, WIDEN_BLOCK_COST); when none fits whole, the pair with the fewest blocks left to
  * decode just in time. A long queue (waiting ≥ maxBatch) takes the cheapest allowed pair. When
  * even the shallowest allowed KV cache does not fit, the request is refused with kind
  * 'budget', never run into an out-of-memory failure.
@@ -171,7 +185,18 @@ export class Governor {
       why = `queue long (${queue.waiting} waiting): cheapest pair allowed by ${what}`;
     } else {
       const whole = fitting.find((c) => cachedBlocks(c) >= c.depth);
-      if (whole !== undefined) {
+      // A better pair that leaves a few blocks to decode each step can still cost less per step.
+      const batch = queue.running + 1;
+      const stepCost = (c: Candidate): number => {
+        const cached = Math.min(c.depth, cachedBlocks(c));
+        const widened = c.precision.name === this.precisions[0].name ? 0 : cached;
+        return c.depth * batch + (c.depth - cached) * JIT_BLOCK_COST + widened * WIDEN_BLOCK_COST;
+      };
+      const faster = whole === undefined ? undefined : fitting.slice(0, fitting.indexOf(whole)).find((c) => stepCost(c) <= stepCost(whole));
+      if (faster !== undefined) {
+        pick = faster;
+        why = `memory: ${Math.max(0, free)} bytes free hold ${cachedBlocks(faster)} of ${faster.depth} blocks decoded at ${faster.precision.name}; decoding the rest each step is estimated no slower than all ${whole!.depth} cached at ${whole!.precision.name}; best such pair allowed by ${what}`;
+      } else if (whole !== undefined) {
         pick = whole;
         why = whole === candidates[0] ? `best allowed by ${what}: budget holds its KV cache and every block decoded` : `memory: ${Math.max(0, free)} bytes free hold all ${whole.depth} blocks decoded at ${whole.precision.name} beside this request's KV cache; best such pair allowed by ${what}`;
       } else {
