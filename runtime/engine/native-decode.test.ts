@@ -129,7 +129,10 @@ test('a step mixing prefill and decode sends the decodes to the native step and 
     [{ seqId: 1, count: 1 }, { seqId: 2, count: 5, allLogits: true }, { seqId: 3, count: 1 }],
     [{ seqId: 2, count: 1 }, { seqId: 3, count: 3, allLogits: true }, { seqId: 1, count: 1 }],
   ];
-  const runner = await createOrtRunner(weights, { threads: 1 });
+  // Counts block fetches: a container provider decodes a block on every layer() call.
+  let layerCalls = 0;
+  const counted = { ...weights, config: weights.config, embedding: () => weights.embedding(), finalNorm: () => weights.finalNorm(), lmHead: () => weights.lmHead(), layer: (i: number) => (layerCalls++, weights.layer(i)), close: () => weights.close() };
+  const runner = await createOrtRunner(counted, { threads: 1 });
   const batchSizes: number[] = [];
   const original = NativeDecodeStep.prototype.run;
   NativeDecodeStep.prototype.run = function (this: NativeDecodeStep, ...args: Parameters<typeof original>) {
@@ -143,4 +146,5 @@ test('a step mixing prefill and decode sends the decodes to the native step and 
     await runner.dispose();
   }
   assert.deepEqual(batchSizes, [2, 2, 2, 2], `native batch per block run (seed ${seed})`);
+  assert.equal(layerCalls, plan.length * config.numLayers, 'each block fetched once per step, also when native and onnxruntime both run it');
 });

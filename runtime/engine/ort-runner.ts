@@ -232,12 +232,13 @@ class OrtRunner implements ModelRunner {
     const { hiddenSize: H, headDim: hd } = this.config;
     const decodes = this.native === null ? [] : which.filter((b) => counts[b] === 1);
     const others = which.filter((b) => !decodes.includes(b));
+    // Fetched once for both paths: a container provider decodes the block on every call.
+    const lw = await this.weights.layer(layer);
     if (decodes.length > 0) {
       const ranges = decodes.map((b) => ({ start: starts[b], count: 1 }));
       // When every sequence decodes, the rows are already back to back in order.
       const all = decodes.length === seqs.length;
       const x = all ? hidden : gatherRows(hidden, H, ranges);
-      const lw = await this.weights.layer(layer);
       try {
         const caches = decodes.map((b) => ({ ...seqs[b].withSlots(layer, 1), pastLength: seqs[b].length }));
         this.native!.run(x, all ? rope : gatherRows(rope, 2 * hd, ranges), lw, caches);
@@ -251,6 +252,7 @@ class OrtRunner implements ModelRunner {
       const whole = others.length === seqs.length;
       const out = await this.runBlock(
         layer,
+        lw,
         others.map((b) => seqs[b]),
         others.map((b) => counts[b]),
         whole ? hidden : gatherRows(hidden, H, ranges),
@@ -262,6 +264,7 @@ class OrtRunner implements ModelRunner {
 
   private async runBlock(
     layer: number,
+    lw: LayerWeights,
     seqs: SequenceKvCache[],
     counts: number[],
     hidden: Float32Array,
@@ -269,7 +272,6 @@ class OrtRunner implements ModelRunner {
   ): Promise<Float32Array> {
     const { hiddenSize: H, numKvHeads: kvH, headDim: hd } = this.config;
     const session = await this.blockSession(seqs.length);
-    const lw = await this.weights.layer(layer);
     const total = hidden.length / H;
     const feeds: Record<string, ort.Tensor> = {
       [blockInputName.hidden]: floatTensor(hidden, [total, H]),
