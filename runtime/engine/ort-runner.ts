@@ -9,6 +9,7 @@ import { checkLayerIndices, checkStepEntries, lookupSequence } from './step-vali
 import { RopeTables } from './rope.js';
 import { createSession, floatTensor, ort, type GraphSession } from './ort-session.js';
 import { NativeDecodeStep, nativeDecodeWanted } from './native-decode.js';
+import { StepGate } from './step-gate.js';
 
 export interface OrtRunnerOptions {
   /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
@@ -86,8 +87,7 @@ class OrtRunner implements ModelRunner {
   private readonly rope: RopeTables;
   private readonly rowSize: number; // kvHeads * headDim
   private readonly weightKeys: { key: keyof LayerWeights; dims: number[] }[];
-  private busy = false;
-  private disposed = false;
+  private readonly gate = new StepGate();
 
   constructor(
     private readonly weights: WeightProvider,
@@ -133,20 +133,15 @@ class OrtRunner implements ModelRunner {
   }
 
   async step(entries: BatchEntry[]): Promise<Float32Array[]> {
-    if (this.disposed) throw new EdgewiseError('engine_fatal', 'runner is disposed');
-    if (this.busy) throw new EdgewiseError('engine_fatal', 'ModelRunner.step called while another step is running');
-    if (entries.length === 0) return [];
-    this.busy = true;
-    try {
+    return this.gate.run(async () => {
+      if (entries.length === 0) return [];
       // Before any work, so a bad entry leaves every cache as it was.
       checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
       if (entries.every((e) => e.tokenIds.length <= this.chunkTokens)) {
         return await this.runStep(entries.map((e) => ({ ...e, logits: e.allLogits ? 'all' : 'last' })));
       }
       return await this.runChunked(entries);
-    } finally {
-      this.busy = false;
-    }
+    });
   }
 
   /** Long entries advance `chunkTokens` at a time; each entry's logits are gathered across chunks. */
@@ -343,8 +338,7 @@ class OrtRunner implements ModelRunner {
   }
 
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (!this.gate.close()) return;
     this.sequences.clear();
     const sessions = await Promise.allSettled([...this.blockSessions.values()]);
     for (const s of sessions) if (s.status === 'fulfilled') await s.value.release();

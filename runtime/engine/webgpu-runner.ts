@@ -5,6 +5,7 @@ import type { BatchEntry, ModelRunner, SequenceOptions, WeightProvider } from '.
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
 import { RopeTables } from './rope.js';
 import { checkLayerIndices, checkStepEntries, lookupSequence } from './step-validation.js';
+import { StepGate } from './step-gate.js';
 import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
 import { GpuError, KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { matmul, type MatmulWeight } from '../../kernels/webgpu/matmul.js';
@@ -86,8 +87,7 @@ export class WebgpuRunner implements ModelRunner {
   private readonly cos: GPUBuffer;
   private readonly sin: GPUBuffer;
   private readonly scratch: WebgpuScratch;
-  private busy = false;
-  private disposed = false;
+  private readonly gate = new StepGate();
 
   constructor(
     readonly config: ModelConfig,
@@ -133,27 +133,24 @@ export class WebgpuRunner implements ModelRunner {
   }
 
   async step(entries: BatchEntry[]): Promise<Float32Array[]> {
-    if (this.disposed) throw new EdgewiseError('engine_fatal', 'runner is disposed');
-    if (this.busy) throw new EdgewiseError('engine_fatal', 'ModelRunner.step called while another step is running');
-    if (entries.length === 0) return [];
-    this.busy = true;
-    try {
-      const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
-      // NOTE: sequences running different block subsets (depth switching) go in separate passes; usually there is one.
-      const groups = new Map<string, number[]>();
-      seqs.forEach((s, b) => groups.set(s.key, [...(groups.get(s.key) ?? []), b]));
-      const results: Float32Array[] = new Array(entries.length);
-      for (const members of groups.values()) {
-        const logits = await this.runPass(members.map((b) => entries[b]), members.map((b) => seqs[b]));
-        members.forEach((b, i) => (results[b] = logits[i]));
+    return this.gate.run(async () => {
+      if (entries.length === 0) return [];
+      try {
+        const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
+        // NOTE: sequences running different block subsets (depth switching) go in separate passes; usually there is one.
+        const groups = new Map<string, number[]>();
+        seqs.forEach((s, b) => groups.set(s.key, [...(groups.get(s.key) ?? []), b]));
+        const results: Float32Array[] = new Array(entries.length);
+        for (const members of groups.values()) {
+          const logits = await this.runPass(members.map((b) => entries[b]), members.map((b) => seqs[b]));
+          members.forEach((b, i) => (results[b] = logits[i]));
+        }
+        return results;
+      } catch (err) {
+        if (err instanceof GpuError) throw new EdgewiseError('engine_fatal', err.message, { cause: err });
+        throw err;
       }
-      return results;
-    } catch (err) {
-      if (err instanceof GpuError) throw new EdgewiseError('engine_fatal', err.message, { cause: err });
-      throw err;
-    } finally {
-      this.busy = false;
-    }
+    });
   }
 
   /** One forward pass of sequences that run the same blocks: records every dispatch into one command buffer. */
@@ -179,7 +176,7 @@ export class WebgpuRunner implements ModelRunner {
    * are excluded. For benchmarks; the KV rows of the step are rewritten with the same values.
    */
   async timeGpuStep(entries: BatchEntry[], repeats: number): Promise<number> {
-    if (this.busy || this.disposed) throw new EdgewiseError('engine_fatal', 'timeGpuStep while a step runs or after dispose');
+    if (this.gate.busy || this.gate.disposed) throw new EdgewiseError('engine_fatal', 'timeGpuStep while a step runs or after dispose');
     const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
     if (new Set(seqs.map((s) => s.key)).size !== 1) throw new InvalidRequestError('timeGpuStep needs sequences with the same blocks', 'seqId');
     const record = (n: number): GPUCommandBuffer => {
@@ -244,8 +241,7 @@ export class WebgpuRunner implements ModelRunner {
   }
 
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (!this.gate.close()) return;
     this.sequences.clear();
     this.kv.destroy();
     this.scratch.destroy();
