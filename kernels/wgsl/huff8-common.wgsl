@@ -133,6 +133,7 @@ fn to_f32_bits(h: u32) -> u32 {
 
 /** Where chunk c lies: first element, bit range, element count; ok = false when the index is inconsistent. */
 struct Chunk {
+  index: u32,
   first: u32,
   start: u32,
   end_bit: u32,
@@ -145,7 +146,24 @@ fn chunk_at(c: u32) -> Chunk {
   let start = seg[hp.index_off + 2u * c];
   let end_bit = select(hp.bit_length, seg[hp.index_off + 2u * c + 2u], c + 1u < hp.num_chunks);
   let ok = first == c * hp.chunk_size && start <= end_bit && end_bit <= hp.bit_length;
-  return Chunk(first, start, end_bit, min(hp.chunk_size, hp.n - min(first, hp.n)), ok);
+  return Chunk(c, first, start, end_bit, min(hp.chunk_size, hp.n - min(first, hp.n)), ok);
+}
+
+/**
+ * The chunk invocation `gid` of a one-chunk-per-invocation grid handles (after the workgroup
+ * loaded the tables): ok = false past the last chunk (nothing to do) or when its index entry is
+ * inconsistent (flagged). Shared by the chunk-level decoder, the chunk GEMV and the fine-index pass.
+ */
+fn invocation_chunk(gid: vec3<u32>, nwg: vec3<u32>) -> Chunk {
+  let c = gid.x + gid.y * nwg.x * DECODE_WG;
+  if (c >= hp.num_chunks) {
+    return Chunk(c, 0u, 0u, 0u, 0u, false);
+  }
+  let ch = chunk_at(c);
+  if (!ch.ok) {
+    flag_error();
+  }
+  return ch;
 }
 
 const BAD = 0xffffffffu;

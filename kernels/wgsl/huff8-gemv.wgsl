@@ -14,15 +14,11 @@ const MB = ${MB}u;
 @compute @workgroup_size(DECODE_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   load_tables(lid);
-  let c = gid.x + gid.y * nwg.x * DECODE_WG;
-  if (c >= hp.num_chunks) {
-    return;
-  }
-  let ch = chunk_at(c);
+  let ch = invocation_chunk(gid, nwg);
   if (!ch.ok) {
-    flag_error();
     return;
   }
+  let c = ch.index;
   let first = ch.first;
   var r = reader_at(ch.start);
   var col = first % hp.k;
