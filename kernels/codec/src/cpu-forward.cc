@@ -368,29 +368,42 @@ __attribute__((target("avx2,fma"))) void weightedSumAvx2(const float* p, const f
   }
   for (int i = 0; i < HD8; i++) _mm256_storeu_ps(out + 8 * i, acc[i]);
 }
-
-template <int HD8>
-bool headAvx2(const float* q, const float* k, const float* v, size_t stride, int n, float scale, float* scores, float* out, bool wantScores) {
-  if (wantScores) scoresAvx2<HD8>(q, k, stride, n, scale, scores);
-  else weightedSumAvx2<HD8>(scores, v, stride, n, out);
-  return true;
-}
 #endif
 
-// The two halves of one head's attention on the fast path when the head width allows it:
-// wantScores computes scores (scaled), otherwise out = Σ p_t v_t. False: caller goes generic.
-bool headFast(int hd, const float* q, const float* k, const float* v, size_t stride, int n, float scale, float* scores, float* out, bool wantScores) {
+// Head widths with a register-blocked kernel (8 floats per AVX2 vector); 0 for the generic loop.
+int fastHeadBlocks(int hd) {
 #ifdef EDGEWISE_X86
-  if (useAvx2()) {
-    switch (hd) {
-      case 32: return headAvx2<4>(q, k, v, stride, n, scale, scores, out, wantScores);
-      case 64: return headAvx2<8>(q, k, v, stride, n, scale, scores, out, wantScores);
-      case 128: return headAvx2<16>(q, k, v, stride, n, scale, scores, out, wantScores);
-      default: break;
-    }
+  if (useAvx2() && (hd == 32 || hd == 64 || hd == 128)) return hd / 8;
+#endif
+  (void)hd;
+  return 0;
+}
+
+// scores[t] = q·k_t × scale over n keys `stride` floats apart.
+void headScores(int hd, const float* q, const float* k, size_t stride, int n, float scale, float* scores) {
+#ifdef EDGEWISE_X86
+  switch (fastHeadBlocks(hd)) {
+    case 4: return scoresAvx2<4>(q, k, stride, n, scale, scores);
+    case 8: return scoresAvx2<8>(q, k, stride, n, scale, scores);
+    case 16: return scoresAvx2<16>(q, k, stride, n, scale, scores);
+    default: break;
   }
 #endif
-  return false;
+  for (int t = 0; t < n; t++) scores[t] = dot(q, k + size_t(t) * stride, hd) * scale;
+}
+
+// out = Σ_t p[t] v_t over n value rows `stride` floats apart.
+void headWeightedSum(int hd, const float* p, const float* v, size_t stride, int n, float* out) {
+#ifdef EDGEWISE_X86
+  switch (fastHeadBlocks(hd)) {
+    case 4: return weightedSumAvx2<4>(p, v, stride, n, out);
+    case 8: return weightedSumAvx2<8>(p, v, stride, n, out);
+    case 16: return weightedSumAvx2<16>(p, v, stride, n, out);
+    default: break;
+  }
+#endif
+  for (int i = 0; i < hd; i++) out[i] = 0.f;
+  for (int t = 0; t < n; t++) axpy(p[t], v + size_t(t) * stride, out, hd);
 }
 
 // One query row per head over keys 0..pastLen (the new token's key already stored).
@@ -406,9 +419,7 @@ void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::v
     const float* keys = s.keys + kvOffset;
     const float* values = s.values + kvOffset;
     float* oh = out + size_t(h) * d.headDim;
-    if (!headFast(d.headDim, qh, keys, values, row, n, scale, scores.data(), oh, true)) {
-      for (int t = 0; t < n; t++) scores[t] = dot(qh, keys + size_t(t) * row, d.headDim) * scale;
-    }
+    headScores(d.headDim, qh, keys, row, n, scale, scores.data());
     float maxScore = -INFINITY;
     for (int t = 0; t < n; t++) maxScore = std::max(maxScore, scores[t]);
     float sum = 0.f;
@@ -418,10 +429,7 @@ void attend(const Dims& d, const Sequence& s, const float* q, float* out, std::v
     }
     const float inv = 1.f / sum;
     for (int t = 0; t < n; t++) scores[t] *= inv;
-    if (!headFast(d.headDim, qh, keys, values, row, n, scale, scores.data(), oh, false)) {
-      for (int i = 0; i < d.headDim; i++) oh[i] = 0.f;
-      for (int t = 0; t < n; t++) axpy(scores[t], values + size_t(t) * row, oh, d.headDim);
-    }
+    headWeightedSum(d.headDim, scores.data(), values, row, n, oh);
   }
 }
 
