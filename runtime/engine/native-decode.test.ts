@@ -8,12 +8,12 @@ import { DECODE_ISAS, NativeDecodeStep, nativeDecodeAvailable, nativeDecodeIsa, 
 import { createRandomWeights, tinyConfig } from './random-weights.js';
 import { checkScenario, randomTokens, type Plan, type ScenarioSequence } from './runner-scenarios.js';
 
-/** Counts calls of NativeDecodeStep.run while `fn` runs, so a test knows the native path really ran. */
-async function countNativeRuns(fn: () => Promise<void>): Promise<number> {
+/** The batch size of every NativeDecodeStep.run call made while `fn` runs, so a test knows the native path really ran. */
+async function nativeRuns(fn: () => Promise<unknown>): Promise<number[]> {
   const original = NativeDecodeStep.prototype.run;
-  let calls = 0;
+  const batches: number[] = [];
   NativeDecodeStep.prototype.run = function (this: NativeDecodeStep, ...args: Parameters<typeof original>) {
-    calls++;
+    batches.push(args[3].length);
     return original.apply(this, args);
   };
   try {
@@ -21,7 +21,7 @@ async function countNativeRuns(fn: () => Promise<void>): Promise<number> {
   } finally {
     NativeDecodeStep.prototype.run = original;
   }
-  return calls;
+  return batches;
 }
 
 const variants: { name: string; config: ModelConfig }[] = [
@@ -67,9 +67,7 @@ async function checkBatches(config: ModelConfig): Promise<void> {
     for (const batch of [1, 2, 3, 4, 5, 6, 6]) plan.push(sequences.slice(0, batch).map((s) => ({ seqId: s.seqId, count: 1 })));
     const runner = await createOrtRunner(weights, { threads: 1, nativeDecode: true });
     try {
-      const calls = await countNativeRuns(async () => {
-        await checkScenario(runner, weights, sequences, plan);
-      });
+      const calls = (await nativeRuns(() => checkScenario(runner, weights, sequences, plan))).length;
       assert.equal(calls, 7 * config.numLayers, `native runs (seed ${seed})`);
     } finally {
       await runner.dispose();
@@ -97,7 +95,7 @@ test('native decode with more threads than rows splits work and still matches', 
   const plan: Plan = [sequences.map((s) => ({ seqId: s.seqId, count: 4 })), sequences.map((s) => ({ seqId: s.seqId, count: 1 }))];
   const runner = await createOrtRunner(weights, { threads: 3, nativeDecode: true });
   try {
-    const calls = await countNativeRuns(() => checkScenario(runner, weights, sequences, plan).then(() => undefined));
+    const calls = (await nativeRuns(() => checkScenario(runner, weights, sequences, plan))).length;
     assert.equal(calls, config.numLayers);
   } finally {
     await runner.dispose();
@@ -109,9 +107,7 @@ test('nativeDecode: false keeps every block on onnxruntime', async () => {
   const weights = createRandomWeights(config, 9);
   const runner = await createOrtRunner(weights, { threads: 1, nativeDecode: false });
   try {
-    const calls = await countNativeRuns(async () => {
-      await checkScenario(runner, weights, [{ seqId: 1, tokens: randomTokens(6, config.vocabSize, 2) }], [[{ seqId: 1, count: 5 }], [{ seqId: 1, count: 1 }]]);
-    });
+    const calls = (await nativeRuns(() => checkScenario(runner, weights, [{ seqId: 1, tokens: randomTokens(6, config.vocabSize, 2) }], [[{ seqId: 1, count: 5 }], [{ seqId: 1, count: 1 }]]))).length;
     assert.equal(calls, 0);
   } finally {
     await runner.dispose();
@@ -133,16 +129,10 @@ test('a step mixing prefill and decode sends the decodes to the native step and 
   let layerCalls = 0;
   const counted = { ...weights, config: weights.config, embedding: () => weights.embedding(), finalNorm: () => weights.finalNorm(), lmHead: () => weights.lmHead(), layer: (i: number) => (layerCalls++, weights.layer(i)), close: () => weights.close() };
   const runner = await createOrtRunner(counted, { threads: 1 });
-  const batchSizes: number[] = [];
-  const original = NativeDecodeStep.prototype.run;
-  NativeDecodeStep.prototype.run = function (this: NativeDecodeStep, ...args: Parameters<typeof original>) {
-    batchSizes.push(args[3].length);
-    return original.apply(this, args);
-  };
+  let batchSizes: number[];
   try {
-    await checkScenario(runner, weights, sequences, plan);
+    batchSizes = await nativeRuns(() => checkScenario(runner, weights, sequences, plan));
   } finally {
-    NativeDecodeStep.prototype.run = original;
     await runner.dispose();
   }
   assert.deepEqual(batchSizes, [2, 2, 2, 2], `native batch per block run (seed ${seed})`);
