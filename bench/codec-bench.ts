@@ -90,6 +90,10 @@ function decodeBench(): Record<string, number> {
   const symbols = new Uint8Array(numElements);
   nativeDecodePlanes(planed, lengths, 3, symbols, { dtype: 'BF16' });
   const want = new Float32Array(numElements);
+  // The lossless BF16 output of the container's own layout (planes), not only of version 1's interleaved bytes.
+  out16.fill(0xffff);
+  nativeDecodePlanes(planed, lengths, 3, out16, { dtype: 'BF16', threads: 2 });
+  if (!Buffer.from(out16.buffer).equals(Buffer.from(data.buffer))) throw new Error('lossless planes decode to BF16 does not reproduce the input');
   for (const keep of [3, 2, 1]) {
     expandPlanesReference(symbols, planed.planes, keep, 'BF16', want);
     out32.fill(Number.NaN);
@@ -116,6 +120,7 @@ function decodeBench(): Record<string, number> {
   }
   result.losslessPlanesOverInterleavedSpeed = interleavedCpu / planesCpu;
   for (const threads of [1, 2]) {
+    record(`decodePlanesBf16_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, 3, out16, { dtype: 'BF16', threads })), threads);
     for (const keep of [3, 2, 1]) record(`rung${keep}PlanesDecodeToF32Bf16Equiv_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, keep, out32, { dtype: 'BF16', threads })), threads);
     record(`decodeSymbolsOnly_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, 1, symbols, { dtype: 'BF16', threads })), threads);
     for (const keep of [2, 1]) record(`rung${keep}PlanesExpandCompactToF32Bf16Equiv_${threads}t_`, best(() => nativeExpandPlanes(symbols, planed.planes, keep, out32, { dtype: 'BF16', threads })), threads);
