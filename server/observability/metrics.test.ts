@@ -105,3 +105,25 @@ test('block decode time, depth and precision reported by the engine are recorded
   assert.equal(sumSamples(s, 'edgewise:request_precision_total', { precision: 'bf16' }), 1);
   await metrics.shutdown();
 });
+
+test('inter-token gaps shorter than the 1 ms clock (reported as 0) still count; only the first delivery is skipped', async () => {
+  const metrics = new ServerMetrics({ model: 'z', engineStats: () => ({ running: 0, waiting: 0 }) });
+  const observer = new ObservabilityObserver({ tracer: null, metrics, defaultDepth: 1, defaultPrecision: null });
+  const base = { reqId: 'q', endpoint: 'completion' as const, transport: 'sse' as const };
+  observer.onQueued({ ...base, model: 'z', promptTokens: 2, numChoices: 1, startMs: Date.now() });
+  observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 0 }); // first token: TTFT, not a gap
+  observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 0 }); // same millisecond as the first
+  observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 2 });
+  observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 0 });
+  observer.onDone({ ...base, status: 'ok', finishReasons: ['length'], promptTokens: 2, completionTokens: 4, ttftMs: 1, totalMs: 3, queueMs: 0 });
+  // A second request reusing nothing of the first: its first delivery is skipped again.
+  observer.onQueued({ ...base, reqId: 'r', model: 'z', promptTokens: 2, numChoices: 1, startMs: Date.now() });
+  observer.onTokens({ reqId: 'r', count: 1, sinceLastMs: 0 });
+  observer.onDone({ ...base, reqId: 'r', status: 'ok', finishReasons: ['length'], promptTokens: 2, completionTokens: 1, ttftMs: 1, totalMs: 1, queueMs: 0 });
+  const s = parsePrometheusText(await metrics.scrape());
+  assert.equal(sumSamples(s, 'edgewise:inter_token_latency_seconds_count'), 3, 'tokens - 1 gaps, zeros included');
+  assert.ok(Math.abs(sumSamples(s, 'edgewise:inter_token_latency_seconds_sum') - 0.002) < 1e-12);
+  const le1ms = s.find((x) => x.name === 'edgewise:inter_token_latency_seconds_bucket' && x.labels.le === '0.001')?.value;
+  assert.equal(le1ms, 2);
+  await metrics.shutdown();
+});

@@ -37,6 +37,8 @@ function endFinishReason(info: RequestEndInfo): FinishReason {
 export class ObservabilityObserver implements RequestObserver {
   /** Open request spans by reqId (empty when tracing is off). */
   private readonly live = new Map<string, RequestSpan>();
+  /** Requests whose first token delivery has been seen: every later delivery is an inter-token gap. */
+  private readonly pastFirstToken = new Set<string>();
 
   constructor(private readonly options: ObservabilityObserverOptions) {}
 
@@ -54,16 +56,23 @@ export class ObservabilityObserver implements RequestObserver {
 
   onTokens(info: { reqId: string; count: number; sinceLastMs: number }): void {
     const metrics = this.options.metrics;
-    // sinceLastMs is 0 for the first batch: time to first token is not an inter-token gap.
-    if (metrics === null || info.sinceLastMs <= 0 || info.count <= 0) return;
+    if (metrics === null || info.count <= 0) return;
+    // The first delivery ends the time to first token; it is not an inter-token gap. NOTE: it is
+    // told apart by reqId, not by sinceLastMs === 0: the server's clock has 1 ms resolution, so a
+    // later delivery within the same millisecond also reports 0 and must still count.
+    if (!this.pastFirstToken.has(info.reqId)) {
+      this.pastFirstToken.add(info.reqId);
+      return;
+    }
     // NOTE: a batch of n tokens after a gap of g counts as n gaps of g/n, like vLLM's per-token ITL.
-    const gapMs = info.sinceLastMs / info.count;
+    const gapMs = Math.max(0, info.sinceLastMs) / info.count;
     for (let i = 0; i < info.count; i++) metrics.recordInterTokenLatency(gapMs);
   }
 
   onDone(info: RequestEndInfo): void {
     const live = this.live.get(info.reqId);
     this.live.delete(info.reqId);
+    this.pastFirstToken.delete(info.reqId);
     const extras = info as RequestEndInfo & EngineExtras;
     const end: RequestEnd = {
       finishReason: endFinishReason(info),
