@@ -58,3 +58,20 @@ test('help, usage errors and corrupt input give one line and a non-zero exit', (
   assert.equal(d.code, 1);
   assert.match(d.err, /^edgewise decompress: error: bad\.ewm header: not an \.ewm container \(bad magic\)\n$/);
 });
+
+test('--cast-fp32 prints a one-line warning; generate accepts the .ewm and prints the same greedy ids as the folder', () => {
+  const cast = run('convert', join(root, 'test/fixtures/llama-gqa'), '-o', join(work, 'cast.ewm'), '--cast-fp32');
+  assert.equal(cast.code, 0, cast.err);
+  assert.match(cast.err, /^edgewise convert: warning: casting \d+ F32 tensors to BF16 .*NOT lossless.*$/m);
+  const folder = join(root, 'models/default');
+  const ewm = join(work, 'default.ewm');
+  assert.equal(run('convert', folder, '-o', ewm).code, 0);
+  const ids = (model: string): string => {
+    const g = run('generate', '--model', model, '--prompt-ids', '1,40,41,42', '--max-tokens', '12', '--temperature', '0', '--print-ids', '--threads', '1');
+    assert.equal(g.code, 0, g.err);
+    return g.out.trimEnd().split('\n').at(-1)!;
+  };
+  const fromFolder = ids(folder);
+  assert.match(fromFolder, /^\d+(,\d+)+$/);
+  assert.equal(ids(ewm), fromFolder);
+});
