@@ -47,6 +47,7 @@ export class ObservabilityObserver implements RequestObserver {
     const start: RequestStart = {
       reqId: info.reqId,
       model: info.model,
+      endpoint: info.endpoint,
       protocol: info.transport,
       promptTokens: info.promptTokens,
       startMs: info.startMs,

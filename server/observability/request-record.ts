@@ -8,6 +8,8 @@ export interface RequestStart {
   reqId: string;
   /** Served model id. */
   model: string;
+  /** Which OpenAI endpoint: chat completions or (text) completions. */
+  endpoint: 'chat' | 'completion';
   /** How the client talks to us: 'http' (non-streaming), 'sse' or 'ws'. */
   protocol: string;
   /** Prompt length in tokens after templating. */

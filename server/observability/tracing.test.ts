@@ -39,6 +39,7 @@ test('a finished request yields a request span with queue, prefill, decode and b
   const root = spans.find((s) => s.name === REQUEST_SPAN_NAME) as ReadableSpan;
   assert.ok(root, 'request span exported');
   assert.equal(root.attributes['gen_ai.request.model'], 'tiny');
+  assert.equal(root.attributes['gen_ai.operation.name'], 'chat');
   assert.equal(root.attributes['gen_ai.usage.input_tokens'], 17);
   assert.equal(root.attributes['gen_ai.usage.output_tokens'], 9);
   assert.deepEqual(root.attributes['gen_ai.response.finish_reasons'], ['length']);
@@ -77,6 +78,7 @@ test('a failed request without tokens has error status, no decode span, and defa
   const root = spans.find((s) => s.name === REQUEST_SPAN_NAME)!;
   assert.equal(root.status.code, SpanStatusCode.ERROR);
   assert.equal(root.attributes['error.type'], 'server_error');
+  assert.equal(root.attributes['gen_ai.operation.name'], 'text_completion', 'a /v1/completions request');
   assert.equal(root.attributes['edgewise.depth'], 4);
   assert.equal(root.attributes['edgewise.precision'], 'fp32');
   assert.deepEqual(spans.map((s) => s.name).sort(), [REQUEST_SPAN_NAME, 'edgewise.prefill', 'edgewise.queue'].sort());
@@ -113,7 +115,7 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are POSTed as OTLP/HTTP to <en
     const options = tracingOptionsFromEnv(process.env);
     assert.ok(options !== null);
     const tracer = new RequestTracer(options);
-    tracer.start({ reqId: 'x', model: 'tiny', protocol: 'sse', promptTokens: 3, startMs: Date.now() }).end({
+    tracer.start({ reqId: 'x', model: 'tiny', endpoint: 'completion', protocol: 'sse', promptTokens: 3, startMs: Date.now() }).end({
       finishReason: 'stop', promptTokens: 3, completionTokens: 2, queueMs: 1, ttftMs: 4, totalMs: 9, depth: 2, precision: 'fp32',
     });
     await tracer.forceFlush();

@@ -68,7 +68,8 @@ export class RequestTracer {
       attributes: {
         'edgewise.request_id': info.reqId,
         'edgewise.protocol': info.protocol,
-        'gen_ai.operation.name': 'chat',
+        // GenAI semantic conventions: 'chat' for chat completions, 'text_completion' for /v1/completions.
+        'gen_ai.operation.name': info.endpoint === 'chat' ? 'chat' : 'text_completion',
         'gen_ai.request.model': info.model,
         'gen_ai.usage.input_tokens': info.promptTokens,
       },
