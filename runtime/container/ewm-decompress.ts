@@ -18,11 +18,12 @@ export function decompressEwm(ewmPath: string, outDir: string, onProgress?: (don
     mkdirSync(outDir, { recursive: true });
     const written: string[] = [];
     let bytesWritten = 0;
-    for (const [name, text] of Object.entries(file.metadata.files)) {
+    const smallFiles: [string, string | Uint8Array][] = [...Object.entries(file.metadata.files), ...Object.entries(file.metadata.binaryFiles ?? {})];
+    for (const [name, content] of smallFiles) {
       if (name.includes('/') || name.includes('\\') || name === '..' || name === '.') continue;
-      writeFileSync(join(outDir, name), text, 'utf8');
+      writeFileSync(join(outDir, name), content);
       written.push(name);
-      bytesWritten += Buffer.byteLength(text, 'utf8');
+      bytesWritten += typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.length;
     }
     // Tensors of a file are mostly in segment order: keep the last segment read.
     let cached: { index: number; bytes: Uint8Array } | null = null;

@@ -78,6 +78,8 @@ export interface EwmMetadata {
   config: unknown;
   /** Original text of each small file of the source folder. */
   files: Record<string, string>;
+  /** Each small binary file of the source folder (e.g. `tokenizer.model`), byte-exact; absent in containers written before it existed. */
+  binaryFiles?: Record<string, Uint8Array>;
   chatTemplate: string | null;
   codec: { name: 'huff8'; version: number; chunkSize: number; maxCodeLength: number };
   /** The precision rungs this store serves (runtime/container/precision.ts), informative. */

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertToEwm } from './ewm-writer.js';
@@ -63,6 +63,22 @@ test('generated tensors with every edge value (two shards) survive bit for bit',
   decompressEwm(ewm, out);
   assert.equal(assertSameTensors(src, out), 21);
   assert.ok(readFileSync(join(out, 'model.safetensors.index.json')).equals(readFileSync(join(src, 'model.safetensors.index.json'))));
+});
+
+test('small binary files (tokenizer.model) come back byte for byte; weights in another format are skipped with a warning', () => {
+  const src = join(work, 'binary-files');
+  writeEdgeValueFolder(src, 43);
+  const spm = Uint8Array.from({ length: 5000 }, (_, i) => (i * 131 + 7) & 0xff); // not valid UTF-8
+  writeFileSync(join(src, 'tokenizer.model'), spm);
+  writeFileSync(join(src, 'pytorch_model.bin'), new Uint8Array(64));
+  const warnings: string[] = [];
+  convertToEwm(src, join(work, 'binary-files.ewm'), { onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(warnings, ['skipping pytorch_model.bin: weights in another format']);
+  const out = join(work, 'binary-files-out');
+  decompressEwm(join(work, 'binary-files.ewm'), out);
+  assert.ok(readFileSync(join(out, 'tokenizer.model')).equals(spm), 'tokenizer.model differs');
+  assert.ok(!existsSync(join(out, 'pytorch_model.bin')));
+  assert.ok(readFileSync(join(out, 'config.json')).equals(readFileSync(join(src, 'config.json'))));
 });
 
 test('F16 is lossless; F32 needs a flag: kept raw (lossless) or cast to BF16 (equal to a reference cast)', () => {

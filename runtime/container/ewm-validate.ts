@@ -18,6 +18,7 @@ export function validateMetadata(meta: unknown, metadataOffset: number): string 
   if (meta.format !== 'edgewise-ewm') return 'format field is not "edgewise-ewm"';
   if (!isObj(meta.config)) return 'config is missing';
   if (!isObj(meta.files) || !Object.values(meta.files).every((v) => typeof v === 'string')) return 'files must map names to text';
+  if (meta.binaryFiles !== undefined && (!isObj(meta.binaryFiles) || !Object.values(meta.binaryFiles).every((v) => v instanceof Uint8Array))) return 'binaryFiles must map names to bytes';
   if (meta.chatTemplate !== null && typeof meta.chatTemplate !== 'string') return 'chatTemplate must be text or nil';
   const codec = meta.codec;
   if (!isObj(codec) || codec.name !== 'huff8' || codec.version !== CODEC_VERSION) return `codec must be huff8 version ${CODEC_VERSION}`;

@@ -59,22 +59,32 @@ export interface ConvertReport {
 
 const PACKR = new Packr({ useRecords: false });
 const MAX_SMALL_FILE_BYTES = 64 * 1024 * 1024;
+const MAX_BINARY_FILE_BYTES = 16 * 1024 * 1024;
+/** Weights in another format (PyTorch, TF, Flax, ONNX, GGUF): never carried, the container holds the weights. */
+const OTHER_WEIGHTS = /(^pytorch_model.*\.bin|\.(pt|pth|ckpt|h5|msgpack|onnx|gguf))$/;
 
-/** Small non-weight files of the folder, kept byte-exact as text (binary ones are skipped with a warning). */
-function readSmallFiles(dir: string, warn: (m: string) => void): Record<string, string> {
+/**
+ * Small non-weight files of the folder, kept byte-exact: text as text, small binary files (a
+ * SentencePiece `tokenizer.model`, ...) as bytes, so `decompress` gives the whole folder back.
+ * Weights in other formats and large binaries are skipped with a warning.
+ */
+function readSmallFiles(dir: string, warn: (m: string) => void): { files: Record<string, string>; binaryFiles: Record<string, Uint8Array> } {
   const files: Record<string, string> = {};
+  const binaryFiles: Record<string, Uint8Array> = {};
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     if (name.endsWith('.safetensors') || !statSync(path).isFile()) continue;
-    const bytes = readFileSync(path);
-    const text = bytes.toString('utf8');
-    if (bytes.length > MAX_SMALL_FILE_BYTES || !Buffer.from(text, 'utf8').equals(bytes)) {
-      warn(`skipping ${name}: not a small UTF-8 text file`);
+    if (OTHER_WEIGHTS.test(name)) {
+      warn(`skipping ${name}: weights in another format`);
       continue;
     }
-    files[name] = text;
+    const bytes = readFileSync(path);
+    const text = bytes.toString('utf8');
+    if (bytes.length <= MAX_SMALL_FILE_BYTES && Buffer.from(text, 'utf8').equals(bytes)) files[name] = text;
+    else if (bytes.length <= MAX_BINARY_FILE_BYTES) binaryFiles[name] = new Uint8Array(bytes);
+    else warn(`skipping ${name}: a binary file over ${MAX_BINARY_FILE_BYTES >> 20} MiB`);
   }
-  return files;
+  return { files, binaryFiles };
 }
 
 interface PreparedTensor {
@@ -160,7 +170,7 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE || (chunkSize & (chunkSize - 1)) !== 0) {
     throw new InvalidRequestError(`chunk size must be a power of two in ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`, 'chunkSize');
   }
-  const files = readSmallFiles(hfDir, warn);
+  const { files, binaryFiles } = readSmallFiles(hfDir, warn);
   if (files['config.json'] === undefined) throw new ModelFormatError(hfDir, 'no config.json in the folder');
   const configJson = JSON.parse(files['config.json']) as unknown;
   parseHfConfig(configJson, join(hfDir, 'config.json')); // refuse unsupported architectures before any work
@@ -198,7 +208,7 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
     }
     const tokenizerConfig = files['tokenizer_config.json'] === undefined ? null : (JSON.parse(files['tokenizer_config.json']) as unknown);
     const metadata: EwmMetadata = {
-      format: 'edgewise-ewm', version: EWM_VERSION, config: configJson, files,
+      format: 'edgewise-ewm', version: EWM_VERSION, config: configJson, files, binaryFiles,
       chatTemplate: chatTemplateSource(tokenizerConfig, files['chat_template.jinja'] ?? null, join(hfDir, 'tokenizer_config.json')),
       codec: { name: 'huff8', version: CODEC_VERSION, chunkSize, maxCodeLength: MAX_CODE_LENGTH },
       precisions: PRECISIONS.map((r) => r.name),
