@@ -105,6 +105,12 @@ function timelinePlots(s: ScenarioResult): string {
     .filter((e) => e.kind === 'memory-pressure' && e.ok)
     .map((e) => ({ x: t(e.tMs), label: e.message.startsWith('restored') ? 'restored' : 'budget cut' }));
   const depth = s.timeline.filter((p) => p.depthMean !== null).map((p): [number, number] => [t(p.tMs), p.depthMean as number]);
+  // NOTE: result.json files written before precisions were recorded have none; `?? {}` keeps them renderable.
+  const precisionNames = [...new Set(s.timeline.flatMap((p) => Object.keys(p.precisions ?? {})))].sort();
+  const precisionSeries: Series[] = precisionNames.map((name) => ({
+    name,
+    points: s.timeline.filter((p) => p.depthMean !== null).map((p): [number, number] => [t(p.tMs), p.precisions?.[name] ?? 0]),
+  }));
   return (
     `<h2>Server timeline: ${escapeXml(scenarioName(s))}</h2><div class="plots">` +
     linePlot(
@@ -118,6 +124,11 @@ function timelinePlots(s: ScenarioResult): string {
     linePlot([{ name: 'mean depth', points: depth, color: '#9467bd' }], {
       title: 'Governor: depth of finished requests', xLabel: 'time (s)', yLabel: 'blocks run', vLines, markers: true,
     }) +
+    (precisionSeries.length === 0
+      ? ''
+      : linePlot(precisionSeries, {
+          title: 'Governor: precision of finished requests', xLabel: 'time (s)', yLabel: 'requests finished', vLines, markers: true,
+        })) +
     `</div>`
   );
 }

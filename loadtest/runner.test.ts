@@ -21,13 +21,22 @@ class ScriptedTransport implements Transport {
   async close(): Promise<void> {}
 }
 
-/** GET /metrics with a budget gauge, POST /admin/budget that changes it. */
+/**
+ * GET /metrics with a budget gauge and a precision counter (one more request per scrape, at bf16
+ * under the full budget and e8m1 below it); POST /admin/budget changes the budget.
+ */
 async function stubServer(): Promise<{ url: string; budgets: number[]; close(): void }> {
   let budget = 1_000_000;
   const budgets: number[] = [];
+  const byPrecision: Record<string, number> = { bf16: 0, e8m1: 0 };
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
-      res.end(`edgewise:memory_budget_bytes{model_name="m"} ${budget}\nedgewise:memory_used_bytes{model_name="m"} 400000\nedgewise:num_requests_running{model_name="m"} 2\n`);
+      byPrecision[budget < 1_000_000 ? 'e8m1' : 'bf16']++;
+      const precision = Object.entries(byPrecision)
+        .filter(([, n]) => n > 0)
+        .map(([p, n]) => `edgewise:request_precision_total{precision="${p}",model_name="m"} ${n}\n`)
+        .join('');
+      res.end(`edgewise:memory_budget_bytes{model_name="m"} ${budget}\nedgewise:memory_used_bytes{model_name="m"} 400000\nedgewise:num_requests_running{model_name="m"} 2\n${precision}`);
       return;
     }
     if (req.method === 'POST' && req.url === '/admin/budget') {
@@ -64,6 +73,11 @@ test('closed loop keeps exactly `concurrency` in flight and lowers then restores
     const [lower, restore] = r.events;
     assert.ok(lower.ok && /250000/.test(lower.message) && restore.ok && /restored/.test(restore.message));
     assert.ok(r.timeline.some((p) => p.memoryBudgetBytes === 250_000), 'the timeline saw the lowered budget');
+    assert.equal(r.timeline[r.timeline.length - 1].memoryBudgetBytes, 1_000_000, 'and ends on the restored one');
+    // Precision per scrape interval: the counter's increase, by label.
+    const cut = r.timeline.findIndex((p) => p.memoryBudgetBytes === 250_000);
+    assert.ok(r.timeline.slice(1, cut).every((p) => JSON.stringify(p.precisions) === '{"bf16":1}'), JSON.stringify(r.timeline));
+    assert.deepEqual(r.timeline[cut].precisions, { e8m1: 1 });
     assert.ok(r.timeline.every((p) => p.running === 2 && p.memoryUsedBytes === 400_000));
     assert.ok(r.results.every((x, i) => x.promptTokens === i + 1), 'results stay in prompt order');
   } finally {

@@ -32,6 +32,8 @@ export interface TimelinePoint {
   memoryUsedBytes: number;
   memoryBudgetBytes: number;
   depthMean: number | null;
+  /** Requests finished since the last scrape, by the weight precision they ran at (the governor's other choice). */
+  precisions: Record<string, number>;
 }
 
 export interface ScenarioEvent {
@@ -59,6 +61,7 @@ class TimelineRecorder {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private prevDepth = { sum: 0, count: 0 };
+  private prevPrecisions: Record<string, number> = {};
   last: PromSample[] | null = null;
 
   constructor(
@@ -78,6 +81,17 @@ class TimelineRecorder {
       this.last = s;
       const depth = { sum: sumSamples(s, 'edgewise:request_depth_layers_sum'), count: sumSamples(s, 'edgewise:request_depth_layers_count') };
       const dCount = depth.count - this.prevDepth.count;
+      const precisionTotals: Record<string, number> = {};
+      for (const x of s) {
+        if (x.name === 'edgewise:request_precision_total' && x.labels.precision !== undefined) {
+          precisionTotals[x.labels.precision] = (precisionTotals[x.labels.precision] ?? 0) + x.value;
+        }
+      }
+      const precisions: Record<string, number> = {};
+      for (const [name, total] of Object.entries(precisionTotals)) {
+        const delta = total - (this.prevPrecisions[name] ?? 0);
+        if (delta > 0) precisions[name] = delta;
+      }
       this.points.push({
         tMs: performance.now() - this.t0,
         running: sumSamples(s, 'edgewise:num_requests_running'),
@@ -85,8 +99,10 @@ class TimelineRecorder {
         memoryUsedBytes: sumSamples(s, 'edgewise:memory_used_bytes'),
         memoryBudgetBytes: sumSamples(s, 'edgewise:memory_budget_bytes'),
         depthMean: dCount > 0 ? (depth.sum - this.prevDepth.sum) / dCount : null,
+        precisions,
       });
       this.prevDepth = depth;
+      this.prevPrecisions = precisionTotals;
     } finally {
       this.busy = false;
     }
@@ -170,6 +186,7 @@ export async function runScenario(transport: Transport, opts: ScenarioOptions): 
   if (pressureApplied && budgetBefore !== null && events.some((e) => e.kind === 'memory-pressure' && e.ok)) {
     const r = await setBudget(opts.baseUrl, budgetBefore, opts.apiKey);
     events.push({ tMs: performance.now() - t0, kind: 'memory-pressure', ok: r.ok, message: `restored: ${r.message}` });
+    await timeline.sample(); // the timeline ends on the restored budget
   }
   if (!timeline.available) events.push({ tMs: 0, kind: 'note', ok: false, message: 'GET /metrics not available: no server-side timeline' });
   return {
