@@ -1,4 +1,4 @@
-// Writes a container back out as a Hugging Face folder: same small files, same safetensors tensors byte for byte.
+// Writes a container back out as a Hugging Face folder: same small files, same safetensors files byte for byte.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +47,9 @@ export function decompressEwm(ewmPath: string, outDir: string, onProgress?: (don
           },
         };
       });
-      writeSafetensors(join(outDir, st.file), tensors, st.metadata ?? {});
+      // The source header verbatim gives a byte-identical file, unless --cast-fp32 changed a dtype.
+      const sameDtypes = st.tensors.every((name) => file.tensor(name).dtype === file.tensor(name).sourceDtype);
+      writeSafetensors(join(outDir, st.file), tensors, st.metadata ?? {}, sameDtypes ? (st.header ?? undefined) : undefined);
       written.push(st.file);
     }
     return { files: written, tensors: total, bytesWritten };

@@ -69,6 +69,8 @@ export interface SafetensorsFileEntry {
   metadata: Record<string, string> | null;
   /** Tensor names in their data order within the file. */
   tensors: string[];
+  /** The source file's header JSON verbatim (so `decompress` writes the file back byte for byte), or nil/absent. */
+  header?: string | null;
 }
 
 export interface EwmMetadata {

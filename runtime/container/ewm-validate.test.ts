@@ -70,6 +70,7 @@ test('each inconsistency is named', () => {
     ['duplicate', (m) => m.tensors.push({ ...m.tensors[0] }), /listed twice/],
     ['file list', (m) => m.safetensors[0].tensors.push('nope'), /unknown tensors/],
     ['dtype', (m) => (m.tensors[2].dtype = 'I8' as never), /unknown dtype/],
+    ['safetensors header', (m) => (m.safetensors[0].header = 5 as never), /header must be text or nil/],
     ['binary file', (m) => (m.binaryFiles = { 'tokenizer.model': 'text' as never }), /binaryFiles must map names to bytes/],
   ];
   for (const [label, mutate, problem] of cases) {

@@ -57,6 +57,7 @@ export function validateMetadata(meta: unknown, metadataOffset: number): string 
     if (f.metadata !== null && !(isObj(f.metadata) && Object.values(f.metadata).every((v) => typeof v === 'string'))) {
       return `safetensors file ${f.file}: metadata must map names to text`;
     }
+    if (f.header !== undefined && f.header !== null && typeof f.header !== 'string') return `safetensors file ${f.file}: header must be text or nil`;
   }
   return null;
 }

@@ -216,6 +216,7 @@ export function convertToEwm(hfDir: string, outPath: string, options: ConvertOpt
       tensors: infos.map((t) => entries.get(t.name)!),
       safetensors: checkpoint.files.map((f) => ({
         file: f.path.slice(f.path.lastIndexOf('/') + 1), metadata: Object.keys(f.metadata).length > 0 ? f.metadata : null, tensors: f.tensors().map((t) => t.name),
+        header: f.trailingBytes === 0 ? f.headerText : null,
       })),
       layerImportance: null, qualityTables: null,
     };

@@ -25,8 +25,12 @@ function toBytes(t: TensorToWrite, data: Uint8Array | Float32Array): Uint8Array 
   return data;
 }
 
-/** Writes `tensors` in the given order; `metadata` goes into the header's `__metadata__`. */
-export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
+/**
+ * Writes `tensors` in the given order; `metadata` goes into the header's `__metadata__`.
+ * `headerText`, when given, is written verbatim instead (a source file's own header, so that the
+ * copy is byte-identical); it must describe exactly these tensors at these offsets.
+ */
+export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}, headerText?: string): void {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -38,10 +42,16 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
     lengths.push(byteLength);
     offset += byteLength;
   }
-  // The format pads the JSON header with spaces to a multiple of 8 bytes so that data is aligned.
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const padded = Math.ceil(json.length / 8) * 8;
-  json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
+  let json: Buffer;
+  if (headerText !== undefined) {
+    checkHeaderText(headerText, header);
+    json = Buffer.from(headerText, 'utf8');
+  } else {
+    // The format pads the JSON header with spaces to a multiple of 8 bytes so that data is aligned.
+    json = Buffer.from(JSON.stringify(header), 'utf8');
+    const padded = Math.ceil(json.length / 8) * 8;
+    json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
+  }
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(json.length));
 
@@ -59,6 +69,26 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
   } finally {
     closeSync(fd);
   }
+}
+
+/** Throws unless `text` lists the same tensors, dtypes, shapes and data offsets as `header` (its `__metadata__` may differ). */
+function checkHeaderText(text: string, header: Record<string, unknown>): void {
+  let given: unknown;
+  try {
+    given = JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('the header to copy is not valid JSON', 'headerText');
+  }
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new InvalidRequestError('the header to copy is not a JSON object', 'headerText');
+  // Key order inside the header and inside each entry is the source's own: compare the fields.
+  const strip = (h: object): string =>
+    JSON.stringify(
+      Object.entries(h)
+        .filter(([k]) => k !== '__metadata__')
+        .map(([k, v]) => [k, (v as Record<string, unknown>)?.dtype, (v as Record<string, unknown>)?.shape, (v as Record<string, unknown>)?.data_offsets])
+        .sort(([x], [y]) => (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0)),
+    );
+  if (strip(given) !== strip(header)) throw new InvalidRequestError('the header to copy does not describe the tensors written', 'headerText');
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

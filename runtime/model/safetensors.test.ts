@@ -190,3 +190,20 @@ test('fuzz: corrupted or cut files either open and read, or fail with a typed er
   }
   assert.ok(typedFailures > 100, `most corruptions must be caught (${typedFailures})`);
 });
+
+test('a source header copied verbatim gives a byte-identical file; a header that does not match the tensors is refused', () => {
+  // Unpadded header, entry keys in another order, __metadata__ last: none of it what the writer itself produces.
+  const data = Uint8Array.from({ length: 24 }, (_, i) => i * 7);
+  const header = { b: { data_offsets: [0, 8], shape: [2, 2], dtype: 'BF16' }, a: { dtype: 'F32', shape: [4], data_offsets: [8, 24] }, __metadata__: { k: 'v', n: 'x' } };
+  const src = join(dir, 'verbatim-src.safetensors');
+  handBuilt(src, header, data);
+  const f = SafetensorsFile.open(src);
+  const tensors = f.tensors().map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: f.readRaw(t.name) }));
+  assert.equal(f.trailingBytes, 0);
+  const copy = join(dir, 'verbatim-copy.safetensors');
+  writeSafetensors(copy, tensors, f.metadata, f.headerText!);
+  assert.ok(readFileSync(copy).equals(readFileSync(src)));
+  const other = JSON.stringify({ ...header, a: { ...header.a, shape: [2, 2] } });
+  assert.throws(() => writeSafetensors(copy, tensors, {}, other), (e: unknown) => e instanceof EdgewiseError && /does not describe the tensors/.test(e.message));
+  f.close();
+});

@@ -43,22 +43,35 @@ function parseEntry(name: string, entry: unknown, where: string): { dtype: Weigh
   return { dtype, shape: shape as number[], begin, end };
 }
 
+interface ParsedHeader {
+  metadata: Record<string, string>;
+  infos: TensorInfo[];
+  headerText: string | null;
+  trailingBytes: number;
+}
+
 export class SafetensorsFile {
   readonly path: string;
   /** `__metadata__` string map of the header (may be empty). */
   readonly metadata: Record<string, string>;
   readonly fileSize: number;
+  /** The header JSON exactly as stored (padding included), so a copy can be written back byte for byte; null if not valid UTF-8. */
+  readonly headerText: string | null;
+  /** Bytes after the last tensor's data (0 in a file written by the usual tools). */
+  readonly trailingBytes: number;
   private fd: number | null;
   private readonly byName: Map<string, TensorInfo>;
   private readonly where: string;
 
-  private constructor(path: string, fd: number, fileSize: number, metadata: Record<string, string>, infos: TensorInfo[]) {
+  private constructor(path: string, fd: number, fileSize: number, header: ParsedHeader) {
     this.path = path;
     this.fd = fd;
     this.fileSize = fileSize;
-    this.metadata = metadata;
+    this.metadata = header.metadata;
+    this.headerText = header.headerText;
+    this.trailingBytes = header.trailingBytes;
     this.where = basename(path);
-    this.byName = new Map(infos.map((t) => [t.name, t]));
+    this.byName = new Map(header.infos.map((t) => [t.name, t]));
   }
 
   /** Opens and validates the header; tensor data is read later, one tensor at a time. */
@@ -67,15 +80,14 @@ export class SafetensorsFile {
     const fd = openReadOnly(path);
     try {
       const fileSize = fstatSync(fd).size;
-      const { metadata, infos } = SafetensorsFile.readHeader(fd, fileSize, where);
-      return new SafetensorsFile(path, fd, fileSize, metadata, infos);
+      return new SafetensorsFile(path, fd, fileSize, SafetensorsFile.readHeader(fd, fileSize, where));
     } catch (err) {
       closeSync(fd);
       throw err;
     }
   }
 
-  private static readHeader(fd: number, fileSize: number, where: string): { metadata: Record<string, string>; infos: TensorInfo[] } {
+  private static readHeader(fd: number, fileSize: number, where: string): ParsedHeader {
     if (fileSize < 8) throw new ModelFormatError(where, `file is ${fileSize} bytes, too short for a safetensors header`);
     const lenBytes = Buffer.alloc(8);
     readFully(fd, lenBytes, 0, where);
@@ -115,7 +127,9 @@ export class SafetensorsFile {
       cursor = e.end;
     }
     const infos = entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, byteOffset: dataStart + e.begin, byteLength: e.end - e.begin }));
-    return { metadata, infos };
+    const headerText = headerBytes.toString('utf8');
+    const exact = Buffer.from(headerText, 'utf8').equals(headerBytes);
+    return { metadata, infos, headerText: exact ? headerText : null, trailingBytes: dataSize - cursor };
   }
 
   /** Every tensor, in file order. */
