@@ -6,6 +6,7 @@ import type { ServingEngine } from './engine-port.js';
 import { mapEngineFailure, mapError, type MappedError } from './error-map.js';
 import type { ObserverSet, Transport } from './observer.js';
 import type { GenerationPlan } from './request-mapper.js';
+import { wallClockMs } from './wall-clock.js';
 
 /** The finish reasons OpenAI clients know. */
 export type ApiFinishReason = 'stop' | 'length';
@@ -51,7 +52,7 @@ export class GenerationSession {
   private readonly observers: ObserverSet;
   private readonly transport: Transport;
   private readonly deadlineMs: number | null;
-  private readonly startMs = Date.now();
+  private readonly startMs = wallClockMs();
   private sink: SessionSink | null = null;
   private readonly reqIds: string[];
   private readonly finish: (FinishReason | null)[];
@@ -167,7 +168,7 @@ export class GenerationSession {
 
   private countTokens(count: number): void {
     if (count === 0) return;
-    const now = Date.now();
+    const now = wallClockMs();
     if (this.ttftMs === null) {
       this.ttftMs = now - this.startMs;
       this.observers.onFirstToken({ reqId: this.id, ttftMs: this.ttftMs });
@@ -211,7 +212,7 @@ export class GenerationSession {
       promptTokens: usage.prompt_tokens,
       completionTokens: usage.completion_tokens,
       ttftMs: this.ttftMs,
-      totalMs: Date.now() - this.startMs,
+      totalMs: wallClockMs() - this.startMs,
       queueMs: Math.max(0, ...this.queueMs),
       adaptive: this.adaptive ?? undefined,
       blockDecode: this.blockDecode,
