@@ -264,12 +264,18 @@ describe('server limits, pings, disconnects and drain', () => {
     }
   });
 
-  it('turns an engine failure into an error response, in-band when streaming', async () => {
-    const t = await startTestServer({ engine: new FakeEngine({ failAfterTokens: 2 }) });
+  it('turns an engine failure into an error response, in-band when streaming, and logs its cause', async () => {
+    const logLines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+    const t = await startTestServer({ engine: new FakeEngine({ failAfterTokens: 2 }), logger });
     try {
       const plain = await postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 5 });
       assert.equal(plain.status, 500);
       assert.equal(plain.json.error.type, 'server_error');
+      assert.doesNotMatch(plain.text, /FakeEngine\.step/, 'the stack stays out of the response');
+      const failed = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request failed');
+      assert.equal(failed?.error?.message, 'scripted engine failure');
+      assert.match(failed?.error?.cause ?? '', /at FakeEngine\.step/);
       const streamed = await postJson(`${t.url}/v1/completions`, { prompt: 'x', max_tokens: 5, stream: true });
       const { events } = parseSse(streamed.text);
       assert.equal((events[events.length - 2] as any).error.type, 'server_error');

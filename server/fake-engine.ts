@@ -148,7 +148,7 @@ export class FakeEngine implements ServingEngine {
       text: '',
       usage: { promptTokens: live.req.promptIds.length, completionTokens: live.generated },
       timings: { queueMs: 0, ttftMs: live.firstMs ? live.firstMs - live.submitMs : 0, totalMs: now - live.submitMs },
-      error: reason === 'error' ? { kind: 'engine_fatal', message: 'scripted engine failure' } : undefined,
+      error: reason === 'error' ? { kind: 'engine_fatal', message: 'scripted engine failure', cause: 'Error: scripted engine failure\n    at FakeEngine.step (scripted)' } : undefined,
     });
   }
 

@@ -152,7 +152,7 @@ export class GenerationSession {
     }
     if (event.finishReason === 'error' || event.finishReason === 'cancelled') {
       // 'cancelled' that we did not ask for means the engine gave up on it (e.g. shutting down).
-      this.fail(mapEngineFailure(event.error ?? { kind: 'unavailable', message: 'the request was cancelled by the server' }));
+      this.fail(mapEngineFailure(event.error ?? { kind: 'unavailable', message: 'the request was cancelled by the server' }), event.error?.cause);
       return;
     }
     this.completionTokens[choice] = event.usage.completionTokens;
@@ -177,12 +177,13 @@ export class GenerationSession {
     this.lastTokenMs = now;
   }
 
-  private fail(error: MappedError): void {
+  /** `cause`: the engine's underlying error, logged but never sent to the client. */
+  private fail(error: MappedError, cause?: string): void {
     if (this.ended) return;
     this.ended = true;
     this.stopUnfinished('error');
     this.sink?.onError(error);
-    this.report('error', error);
+    this.report('error', error, cause);
   }
 
   /** Frees the engine slots of the choices still running. */
@@ -200,7 +201,7 @@ export class GenerationSession {
     return { prompt_tokens: this.promptTokens, completion_tokens: completion, total_tokens: this.promptTokens + completion };
   }
 
-  private report(status: 'ok' | 'cancelled' | 'error', error?: MappedError): void {
+  private report(status: 'ok' | 'cancelled' | 'error', error?: MappedError, cause?: string): void {
     this.onEnd?.(this);
     const usage = this.usage();
     this.observers.onDone({
@@ -216,7 +217,7 @@ export class GenerationSession {
       queueMs: Math.max(0, ...this.queueMs),
       adaptive: this.adaptive ?? undefined,
       blockDecode: this.blockDecode,
-      error: error ? { status: error.status, type: error.body.error.type, message: error.body.error.message } : undefined,
+      error: error ? { status: error.status, type: error.body.error.type, message: error.body.error.message, cause } : undefined,
     });
   }
 }

@@ -31,7 +31,8 @@ export interface RequestEndInfo {
   totalMs: number;
   /** Longest queue wait the engine reported over the choices. */
   queueMs: number;
-  error?: { status: number; type: string; message: string };
+  /** `cause`: the engine's underlying error (a stack), for the log only. */
+  error?: { status: number; type: string; message: string; cause?: string };
   /** Adaptive serving: the depth/precision the governor chose and why. */
   adaptive?: { depth: number; numLayers: number; precision: string; why: string };
   /** Just-in-time block decodes of the steps this request ran in (absent for uncompressed weights). */

@@ -260,13 +260,16 @@ test('a runner failure ends that batch with error events and the engine keeps se
   const { core, runner } = setup();
   core.scheduler.submit(req('f1', [1], { maxTokens: 5 }));
   core.scheduler.submit(req('f2', [2], { maxTokens: 5 }));
-  runner.failNextStep = new Error('boom');
+  runner.failNextStep = new Error('boom', { cause: new Error('disk gone') });
   const events = await core.step();
   assert.deepEqual(events.map((e) => [e.reqId, e.type, e.type === 'done' ? e.finishReason : '']), [
     ['f1', 'done', 'error'],
     ['f2', 'done', 'error'],
   ]);
-  assert.equal((events[0] as Extract<GenerationEvent, { type: 'done' }>).error?.message, 'boom');
+  const failure = (events[0] as Extract<GenerationEvent, { type: 'done' }>).error;
+  assert.equal(failure?.message, 'boom');
+  // The operator's log gets the stack with its cause chain; the client only the message.
+  assert.match(failure?.cause ?? '', /^Error: boom\n\s+at [^]*\ncaused by: Error: disk gone\n\s+at /);
   assert.equal(runner.liveSequences, 0);
   core.scheduler.submit(req('ok', [1], { maxTokens: 5 }));
   assert.deepEqual((await drive(core)).get('ok')!.ids, referenceGreedy([1], 5));

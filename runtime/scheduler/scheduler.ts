@@ -1,7 +1,7 @@
 // Continuous-batching scheduler: queue, admission, per-step batch plan, token updates; no I/O.
 
 import { EdgewiseError, InvalidRequestError } from '../errors.js';
-import type { GenerationEvent, GenerationRequest } from '../worker/engine-api.js';
+import type { EngineFailure, GenerationEvent, GenerationRequest } from '../worker/engine-api.js';
 import { Sequence, type SequenceLimits } from './sequence.js';
 import { validateRequest } from './request-validation.js';
 import type { SchedulerOptions, SchedulerOutput, SchedulerStats, ScheduledSeq } from './scheduler-types.js';
@@ -146,7 +146,7 @@ export class Scheduler {
       try {
         events.push(seq.acceptLogits(logits[i], now));
       } catch (err) {
-        seq.finish('error', { kind: 'engine_fatal', message: `sampling failed: ${(err as Error).message}` });
+        seq.finish('error', { kind: 'engine_fatal', message: `sampling failed: ${(err as Error).message}`, cause: stackOf(err) });
       }
       if (seq.finishReason !== null) this.retire(seq, now, events);
     });
@@ -159,17 +159,18 @@ export class Scheduler {
     const events: GenerationEvent[] = [];
     const kind = err instanceof EdgewiseError ? err.kind : 'engine_fatal';
     const message = err instanceof Error ? err.message : String(err);
+    const cause = stackOf(err);
     for (const s of output.scheduled) {
       const seq = this.byReqId.get(s.reqId);
       if (!seq || seq.seqId !== s.seqId || seq.finishReason !== null) continue;
-      seq.finish('error', { kind, message });
+      seq.finish('error', { kind, message, cause });
       this.retire(seq, now, events);
     }
     return events;
   }
 
   /** Ends every request (engine shutting down or broken) with the given reason. */
-  abortAll(reason: 'cancelled' | 'error', error?: { kind: string; message: string }): GenerationEvent[] {
+  abortAll(reason: 'cancelled' | 'error', error?: EngineFailure): GenerationEvent[] {
     const now = this.opts.now();
     const events: GenerationEvent[] = [];
     for (const seq of [...this.running, ...this.waiting]) {
@@ -201,4 +202,11 @@ export class Scheduler {
     this.byReqId.delete(seq.req.reqId);
     events.push(seq.doneEvent(now));
   }
+}
+
+/** The stack of a thrown error (with its cause chain), for the operator's log. */
+function stackOf(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const causeStack = stackOf(err.cause);
+  return causeStack === undefined ? err.stack : `${err.stack}\ncaused by: ${causeStack}`;
 }

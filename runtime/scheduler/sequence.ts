@@ -2,7 +2,7 @@
 
 import { SequenceSampler } from '../generation/sampler.js';
 import { StopMatcher } from '../generation/stop-matcher.js';
-import type { FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from '../worker/engine-api.js';
+import type { EngineFailure, FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from '../worker/engine-api.js';
 import type { DetokenizerLike, StreamDecoderLike } from './scheduler-types.js';
 
 /** Fixed per-scheduler facts a sequence needs to decide when it ends. */
@@ -25,7 +25,7 @@ export class Sequence {
   numPromptDone = 0;
   readonly outputIds: number[] = [];
   finishReason: FinishReason | null = null;
-  error: { kind: string; message: string } | undefined;
+  error: EngineFailure | undefined;
   private readonly limits: SequenceLimits;
   private readonly stopIds: Set<number>;
   private sampler: SequenceSampler | null = null;
@@ -104,7 +104,7 @@ export class Sequence {
   }
 
   /** Ends the sequence for a reason found outside sampling (cancel, deadline, runner error). */
-  finish(reason: FinishReason, error?: { kind: string; message: string }): void {
+  finish(reason: FinishReason, error?: EngineFailure): void {
     if (this.finishReason === null) this.finishReason = reason;
     if (error) this.error = error;
   }

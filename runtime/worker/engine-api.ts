@@ -65,8 +65,18 @@ export type GenerationEvent =
        * shared by its whole batch, so each request is charged the full step); absent when none.
        */
       blockDecode?: { count: number; totalMs: number };
-      /** With finishReason 'error': an ErrorKind ('engine_fatal' when the engine died) and a message. */
-      error?: { kind: string; message: string };
+      /** With finishReason 'error': what failed. */
+      error?: EngineFailure;
       /** The depth and precision the memory governor chose, and why (absent without a governor). */
       adaptive?: AdaptiveChoice;
     };
+
+/** Why a request failed in the engine. */
+export interface EngineFailure {
+  /** An ErrorKind ('engine_fatal' when the engine itself failed). */
+  kind: string;
+  /** For the client. */
+  message: string;
+  /** The underlying error's stack, for the operator's log only; never sent to the client. */
+  cause?: string;
+}
