@@ -2,7 +2,7 @@
 // that runs one invocation per 32 weights, and the one-dispatch fused decode + GEMV built on it.
 
 import { grid, type KernelRuntime } from './kernel-runtime.js';
-import { huff8ParamWords, huff8Params, type Huff8Tensor } from './huff8.js';
+import { huff8Defines, huff8ParamWords, huff8Params, type Huff8Tensor } from './huff8.js';
 import { epilogueDefines, type Epilogue } from './epilogue.js';
 
 /** Codes per sub-chunk (SUB in huff8-common.wgsl). */
@@ -72,7 +72,7 @@ export function decodeHuff8Fine(
   const subEnd = Math.ceil(end / SUB_CODES);
   const totalTiles = Math.ceil((subEnd - sub0) / WG);
   const tiles = tilesFor(totalTiles);
-  const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: mode === 'f32' });
+  const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: mode === 'f32', ...huff8Defines(t) });
   const p = huff8Params(rt, t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles, sub0, subEnd });
   rt.dispatch(enc, pipe, [p, t.seg, t.tables, out, err, index.aux], grid(Math.ceil(totalTiles / tiles)));
 }
@@ -92,6 +92,14 @@ export interface FineBlockDecode {
   numMats: number;
   totalSubs: number;
   mode: 'pairs' | 'f32';
+  /** The raw-byte source and rung of every tensor (huff8Defines); a planed plan runs at any rung through atKeepPlan. */
+  defines: Record<string, boolean | number>;
+}
+
+/** A planned block decode of planed tensors, at the rung keeping `keep` planes (same table: plane offsets do not depend on the rung). */
+export function atKeepPlan(plan: FineBlockDecode, keep: 1 | 2 | 3): FineBlockDecode {
+  if (!plan.defines.PLANES) throw new RangeError('huff8 block decode: only planed tensors have precision rungs');
+  return { ...plan, defines: huff8Defines({ planes: { offsets: [0, 0, 0], keep } }) };
 }
 
 /**
@@ -104,23 +112,25 @@ export function planBlockDecode(rt: KernelRuntime, items: { t: Huff8Tensor; inde
   const { seg, tables } = items[0].t;
   const aux = items[0].index.aux;
   const table = new Uint32Array(items.length * BLOCK_MAT_WORDS);
+  const defines = huff8Defines(items[0].t);
   let subs = 0;
   items.forEach(({ t, index, outWordOffset }, i) => {
     if (t.seg !== seg || t.tables !== tables || index.aux !== aux) throw new RangeError('huff8 block decode: tensors must share segment, tables and fine index');
     if (!fineIndexSupported(t)) throw new RangeError(`huff8 block decode: chunk size ${t.chunkSize} unsupported`);
     if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 block decode: output offset ${outWordOffset} words is not 16-byte aligned`);
+    if (JSON.stringify(huff8Defines(t)) !== JSON.stringify(defines)) throw new RangeError('huff8 block decode: tensors must share one layout and rung');
     table[i * BLOCK_MAT_WORDS] = subs;
     table.set(huff8ParamWords(t, outWordOffset, 0, 0, 0, { auxWordOffset: index.wordOffset, sprLog2: 0, tiles: 1 }), i * BLOCK_MAT_WORDS + 1);
     subs += Math.ceil(t.numElements / SUB_CODES);
   });
-  return { mats: rt.upload(table, label), seg, tables, aux, numMats: items.length, totalSubs: subs, mode };
+  return { mats: rt.upload(table, label), seg, tables, aux, numMats: items.length, totalSubs: subs, mode, defines };
 }
 
 /** Records the planned block decode: one dispatch for all its tensors; malformed sub-chunks add to `err[0]`. */
 export function decodeBlockFine(rt: KernelRuntime, enc: GPUCommandEncoder, plan: FineBlockDecode, out: GPUBuffer, err: GPUBuffer): void {
   const totalTiles = Math.ceil(plan.totalSubs / WG);
   const tiles = tilesFor(totalTiles);
-  const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: plan.mode === 'f32', BLOCK: true });
+  const pipe = rt.pipeline('huff8-decode-fine', { OUT_F32: plan.mode === 'f32', BLOCK: true, ...plan.defines });
   const p = rt.uniform([plan.numMats, tiles, plan.totalSubs, 0]);
   rt.dispatch(enc, pipe, [p, plan.seg, plan.tables, out, err, plan.aux, plan.mats], grid(Math.ceil(totalTiles / tiles)));
 }
@@ -147,6 +157,6 @@ export function fusedHuff8GemvFine(
   const p = huff8Params(rt, a.t, 0, a.k, a.m, 0, { auxWordOffset: a.index.wordOffset, sprLog2: Math.log2(spr), tiles });
   const bindings = [p, a.t.seg, a.t.tables, a.y, a.err, a.index.aux, a.x];
   if (a.bias) bindings.push(a.bias);
-  const pipe = rt.pipeline('huff8-gemv-fine', { MB: a.m, HAS_BIAS: a.bias !== null, ...epilogueDefines(a, bindings) });
+  const pipe = rt.pipeline('huff8-gemv-fine', { MB: a.m, HAS_BIAS: a.bias !== null, ...epilogueDefines(a, bindings), ...huff8Defines(a.t) });
   rt.dispatch(enc, pipe, bindings, grid(Math.ceil(totalTiles / tiles)));
 }

@@ -54,7 +54,33 @@ export interface Huff8Tensor {
   /** Byte offsets inside `seg` (multiples of 64, as docs/format.md lays them out). */
   indexOffset: number;
   wordsOffset: number;
-  rawOffset: number;
+  /** Interleaved sign+mantissa bytes (version-1 layout); exactly one of rawOffset and planes is set. */
+  rawOffset?: number;
+  /** Bit-planes (version 2, docs/format.md 2.6) and the precision rung the kernels decode at. */
+  planes?: Huff8Planes;
+}
+
+/** Where a tensor's bit-planes A, B, C lie in `seg` (byte offsets, 4-byte aligned) and how many a rung reads. */
+export interface Huff8Planes {
+  offsets: readonly [number, number, number];
+  /** Planes read: 3 = lossless (bf16), 2 = e8m3, 1 = e8m1. */
+  keep: 1 | 2 | 3;
+}
+
+/** Bits the rung keeping `keep` planes fills into the dropped ones (kernels/codec/planes-reference.ts fillBits). */
+export function planeFill(keep: 1 | 2 | 3): number {
+  return keep === 3 ? 0 : keep === 2 ? 0x08 : 0x20;
+}
+
+/** The pipeline defines that select t's raw-byte source: interleaved bytes, or its planes at its rung. */
+export function huff8Defines(t: Pick<Huff8Tensor, 'planes'>): Record<string, boolean | number> {
+  return t.planes ? { PLANES: true, KEEP: t.planes.keep, FILL: planeFill(t.planes.keep) } : {};
+}
+
+/** t read at the rung keeping `keep` planes (t must be planed). */
+export function atKeep(t: Huff8Tensor, keep: 1 | 2 | 3): Huff8Tensor {
+  if (!t.planes) throw new RangeError('huff8: only a planed tensor (format version 2) has precision rungs');
+  return t.planes.keep === keep ? t : { ...t, planes: { offsets: t.planes.offsets, keep } };
 }
 
 function numChunks(t: Huff8Tensor): number {
@@ -77,7 +103,9 @@ export function huff8Params(rt: KernelRuntime, t: Huff8Tensor, outWordOffset: nu
 
 /** The 19 u32 fields of Huff8Params (huff8-common.wgsl) for `t`. */
 export function huff8ParamWords(t: Huff8Tensor, outWordOffset: number, k = 0, m = 0, slots = 0, fine: FineParams = { auxWordOffset: 0, sprLog2: 0, tiles: 1 }): number[] {
-  for (const off of [t.indexOffset, t.wordsOffset, t.rawOffset]) if (off % 4 !== 0) throw new RangeError(`huff8: offset ${off} not 4-byte aligned`);
+  if ((t.rawOffset === undefined) === (t.planes === undefined)) throw new RangeError('huff8: a tensor needs exactly one of rawOffset and planes');
+  const bytes = t.planes ? t.planes.offsets : [t.rawOffset!, 0, 0];
+  for (const off of [t.indexOffset, t.wordsOffset, ...bytes]) if (off % 4 !== 0) throw new RangeError(`huff8: offset ${off} not 4-byte aligned`);
   return [
     t.numElements,
     t.chunkSize,
@@ -85,7 +113,7 @@ export function huff8ParamWords(t: Huff8Tensor, outWordOffset: number, k = 0, m 
     t.bitLength,
     t.indexOffset / 4,
     t.wordsOffset / 4,
-    t.rawOffset / 4,
+    bytes[0] / 4,
     outWordOffset,
     k,
     m,
@@ -96,8 +124,8 @@ export function huff8ParamWords(t: Huff8Tensor, outWordOffset: number, k = 0, m 
     fine.tiles,
     fine.sub0 ?? 0,
     fine.subEnd ?? 0xffffffff,
-    0,
-    0,
+    bytes[1] / 4,
+    bytes[2] / 4,
   ];
 }
 
@@ -109,7 +137,7 @@ export function huff8ParamWords(t: Huff8Tensor, outWordOffset: number, k = 0, m 
  */
 export function decodeHuff8(rt: KernelRuntime, enc: GPUCommandEncoder, t: Huff8Tensor, out: GPUBuffer, outWordOffset: number, mode: 'pairs' | 'f32', err: GPUBuffer): void {
   if (outWordOffset % 4 !== 0) throw new RangeError(`huff8 decode: output offset ${outWordOffset} words is not 16-byte aligned`);
-  const pipe = rt.pipeline('huff8-decode', { OUT_F32: mode === 'f32' });
+  const pipe = rt.pipeline('huff8-decode', { OUT_F32: mode === 'f32', ...huff8Defines(t) });
   rt.dispatch(enc, pipe, [huff8Params(rt, t, outWordOffset), t.seg, t.tables, out, err], grid(Math.ceil(numChunks(t) / DECODE_WG)));
 }
 
@@ -139,7 +167,7 @@ export function fusedHuff8Gemv(
   if (a.n * a.k !== a.t.numElements) throw new RangeError(`fused huff8 GEMV: ${a.n}x${a.k} does not match ${a.t.numElements} elements`);
   const slots = fusedSlots(a.t.chunkSize, a.k);
   const mb = a.m;
-  const gemv = rt.pipeline('huff8-gemv', { MB: mb });
+  const gemv = rt.pipeline('huff8-gemv', { MB: mb, ...huff8Defines(a.t) });
   rt.dispatch(enc, gemv, [huff8Params(rt, a.t, 0, a.k, a.m, slots), a.t.seg, a.t.tables, a.partials, a.err, a.x], grid(Math.ceil(numChunks(a.t) / DECODE_WG)));
   const bindings = [rt.uniform([a.n, a.k, a.m, a.t.chunkSize, slots, 0, 0, 0]), a.partials, a.y];
   if (a.bias) bindings.push(a.bias);

@@ -10,7 +10,7 @@ struct Huff8Params {
   bit_length: u32,
   index_off: u32, // u32 offset of the chunk index in `seg`
   words_off: u32, // u32 offset of the bitstream in `seg`
-  raw_off: u32, // u32 offset of the sign/mantissa bytes in `seg` (64-byte aligned)
+  raw_off: u32, // u32 offset of the sign/mantissa bytes in `seg` (64-byte aligned); with PLANES: of plane A
   out_off: u32, // u32 offset of the output in `out`
   k: u32, // fused GEMV: row length of the weight matrix
   m: u32, // fused GEMV: rows of x
@@ -21,8 +21,8 @@ struct Huff8Params {
   tiles: u32, // fine kernels: tiles of DECODE_WG sub-chunks (decode) or row groups (GEMV) per workgroup
   sub0: u32, // fine decode of a row slice: first sub-chunk decoded (its first element lands at out_off)
   sub_end: u32, // fine decode of a row slice: sub-chunks from sub_end on are not decoded
-  pad1: u32,
-  pad2: u32,
+  plane_b_off: u32, // PLANES: u32 offset of plane B in `seg` (read only when KEEP >= 2)
+  plane_c_off: u32, // PLANES: u32 offset of plane C in `seg` (read only when KEEP == 3)
 }
 
 // NOTE: the fine index splits every chunk into sub-chunks of SUB codes: one invocation per 32 weights (DFloat11-like
@@ -97,16 +97,122 @@ fn peek16(r: ptr<function, Reader>) -> u32 {
   return win >> 16u;
 }
 
+#if PLANES
+// PLANES (container version 2, docs/format.md 2.6): the sign+mantissa byte of each element is not stored interleaved but
+// as bit-planes A (2 bits: sign, m6), B (2 bits: m5 m4), C (4 bits: m3..m0), each packed little-endian in `seg`. A
+// precision rung reads the first KEEP planes only (3 = lossless bf16, 2 = e8m3, 1 = e8m1) and fills the dropped bits with
+// FILL (their midpoint), except under a zero/subnormal or inf/NaN exponent, which gets zero fill. KEEP and FILL are
+// compile-time constants, so a rung's kernel neither loads nor branches on the planes it drops.
+const KEEP = ${KEEP}u;
+const FILL = ${FILL}u;
+
+/** The 2-bit fields of 4 consecutive elements (bits 2j..2j+1 of x) moved to bits 8j..8j+1. */
+fn spread2(x: u32) -> u32 {
+  return (x & 3u) | ((x & 0xcu) << 6u) | ((x & 0x30u) << 12u) | ((x & 0xc0u) << 18u);
+}
+
+/** The 4-bit fields of 4 consecutive elements (bits 4j..4j+3 of x) moved to bits 8j..8j+3. */
+fn spread4(x: u32) -> u32 {
+  return (x & 0xfu) | ((x & 0xf0u) << 4u) | ((x & 0xf00u) << 8u) | ((x & 0xf000u) << 12u);
+}
+
+/** The raw bytes of elements 4w .. 4w+3 (element j in byte j) rebuilt from the kept planes, dropped bits zero. */
+fn raw4_at(w: u32) -> u32 {
+  var r = spread2((seg[hp.raw_off + (w >> 2u)] >> ((w & 3u) * 8u)) & 0xffu) << 6u;
+  if (KEEP >= 2u) {
+    r |= spread2((seg[hp.plane_b_off + (w >> 2u)] >> ((w & 3u) * 8u)) & 0xffu) << 4u;
+  }
+  if (KEEP >= 3u) {
+    r |= spread4((seg[hp.plane_c_off + (w >> 1u)] >> ((w & 1u) * 16u)) & 0xffffu);
+  }
+  return r;
+}
+
+/**
+ * The kept planes of one 32-element sub-chunk (the fine kernels' unit), loaded up front: plane A 2 words, B 2, C 4. NOTE:
+ * as many loads as the interleaved layout's 8 raw words when all three planes are kept, 4 at e8m3, 2 at e8m1.
+ */
+struct SubRaw {
+  a: vec2<u32>,
+  b: vec2<u32>,
+  c: vec4<u32>,
+}
+
+/** The planes of the sub-chunk whose first element is `first` (a multiple of 32). */
+fn sub_raw_at(first: u32) -> SubRaw {
+  var p = SubRaw(vec2<u32>(0u), vec2<u32>(0u), vec4<u32>(0u));
+  let a = hp.raw_off + (first >> 4u);
+  p.a = vec2<u32>(seg[a], seg[a + 1u]);
+  if (KEEP >= 2u) {
+    let b = hp.plane_b_off + (first >> 4u);
+    p.b = vec2<u32>(seg[b], seg[b + 1u]);
+  }
+  if (KEEP >= 3u) {
+    let c = hp.plane_c_off + (first >> 3u);
+    p.c = vec4<u32>(seg[c], seg[c + 1u], seg[c + 2u], seg[c + 3u]);
+  }
+  return p;
+}
+
+/** The raw bytes of the sub-chunk's elements 4q .. 4q+3 (element j in byte j), dropped bits zero. */
+fn sub_raw4(p: SubRaw, q: u32) -> u32 {
+  let sh = (q & 3u) * 8u;
+  var r = spread2((p.a[q >> 2u] >> sh) & 0xffu) << 6u;
+  if (KEEP >= 2u) {
+    r |= spread2((p.b[q >> 2u] >> sh) & 0xffu) << 4u;
+  }
+  if (KEEP >= 3u) {
+    r |= spread4((p.c[q >> 1u] >> ((q & 1u) * 16u)) & 0xffffu);
+  }
+  return r;
+}
+
+/** Exponent of a symbol: BF16's symbol is its exponent; F16's exponent is the symbol's top 5 bits (format 2.1). */
+fn sym_special(sym: vec4<u32>) -> vec4<bool> {
+  let e = select(sym, sym >> vec4<u32>(3u), hp.f16 != 0u);
+  let top = select(255u, 31u, hp.f16 != 0u);
+  return (e == vec4<u32>(0u)) | (e == vec4<u32>(top));
+}
+
+/** The dropped-bit fill of 4 elements by their symbols: FILL, or 0 under a special exponent (planes-reference.ts). */
+fn fill4(sym: vec4<u32>) -> vec4<u32> {
+  return select(vec4<u32>(FILL), vec4<u32>(0u), sym_special(sym));
+}
+#else
+/** The raw bytes of elements 4w .. 4w+3 (element j in byte j), stored interleaved (one byte per element). */
+fn raw4_at(w: u32) -> u32 {
+  return seg[hp.raw_off + w];
+}
+
+/** A sub-chunk's raw bytes: interleaved, so each group of 4 is one load when it is used (as before planes existed). */
+struct SubRaw {
+  at: u32,
+}
+
+fn sub_raw_at(first: u32) -> SubRaw {
+  return SubRaw(hp.raw_off + (first >> 2u));
+}
+
+fn sub_raw4(p: SubRaw, q: u32) -> u32 {
+  return seg[p.at + q];
+}
+#endif
+
 /** The raw (sign + 7 low bits) byte of element e; one load per 4 elements (chunks start at multiples of 256). */
 fn raw_byte(r: ptr<function, Reader>, e: u32) -> u32 {
   if ((e & 3u) == 0u) {
-    (*r).raw4 = seg[hp.raw_off + (e >> 2u)];
+    (*r).raw4 = raw4_at(e >> 2u);
   }
   return ((*r).raw4 >> ((e & 3u) * 8u)) & 0xffu;
 }
 
-/** The 16-bit pattern of a decoded symbol and its raw byte. */
-fn join16(sym: u32, raw: u32) -> u32 {
+/** The 16-bit pattern of a decoded symbol and its raw byte (with PLANES: plus the rung's fill of the dropped bits). */
+fn join16(sym: u32, raw_kept: u32) -> u32 {
+#if PLANES
+  let raw = raw_kept | fill4(vec4<u32>(sym)).x;
+#else
+  let raw = raw_kept;
+#endif
   return ((raw & 0x80u) << 8u) | (sym << 7u) | (raw & 0x7fu);
 }
 
@@ -194,7 +300,11 @@ fn next_sym(r: ptr<function, Reader>, bad: ptr<function, bool>) -> u32 {
 
 /** The 16-bit patterns of 4 consecutive elements from their symbols and their raw bytes (element j in byte j of raw4). */
 fn join4(s: vec4<u32>, raw4: u32) -> vec4<u32> {
+#if PLANES
+  let raw = ((vec4<u32>(raw4) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)) | fill4(s);
+#else
   let raw = (vec4<u32>(raw4) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu);
+#endif
   return ((raw & vec4<u32>(0x80u)) << vec4<u32>(8u)) | (s << vec4<u32>(7u)) | (raw & vec4<u32>(0x7fu));
 }
 

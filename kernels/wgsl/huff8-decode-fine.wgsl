@@ -35,12 +35,12 @@ var<private> hp: Huff8Params;
 /** A whole sub-chunk (32 elements): four codes per step, 16-byte stores. */
 fn decode_full(sb: Sub, r: ptr<function, Reader>) {
   var bad = false;
-  let raw_at = hp.raw_off + (sb.first >> 2u);
+  let raw = sub_raw_at(sb.first);
   let base = hp.out_off / 4u;
   let first = sb.first - hp.sub0 * SUB; // where the sub-chunk lands in the output
   for (var q = 0u; q < SUB / 8u; q++) {
-    let a = next4(r, &bad, seg[raw_at + 2u * q]);
-    let b = next4(r, &bad, seg[raw_at + 2u * q + 1u]);
+    let a = next4(r, &bad, sub_raw4(raw, 2u * q));
+    let b = next4(r, &bad, sub_raw4(raw, 2u * q + 1u));
 #if OUT_F32
     out[base + (first >> 2u) + 2u * q] = vec4<u32>(to_f32_bits(a.x), to_f32_bits(a.y), to_f32_bits(a.z), to_f32_bits(a.w));
     out[base + (first >> 2u) + 2u * q + 1u] = vec4<u32>(to_f32_bits(b.x), to_f32_bits(b.y), to_f32_bits(b.z), to_f32_bits(b.w));

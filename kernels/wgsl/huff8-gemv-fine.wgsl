@@ -33,9 +33,9 @@ fn fma_sub(s: u32, acc: ptr<function, array<f32, MB>>) {
   var bad = false;
   let k4 = hp.k / 4u;
   let col4 = (sb.first % hp.k) / 4u;
-  let raw_at = hp.raw_off + (sb.first >> 2u); // sub-chunks start at multiples of 32 elements
+  let raw = sub_raw_at(sb.first); // sub-chunks start at multiples of 32 elements
   for (var q = 0u; q < SUB / 4u; q++) {
-    let wv = bitcast<vec4<f32>>(next4(&r, &bad, seg[raw_at + q]) << vec4<u32>(16u));
+    let wv = bitcast<vec4<f32>>(next4(&r, &bad, sub_raw4(raw, q)) << vec4<u32>(16u));
     // NOTE: MB is the product's exact row count (the launcher compiles one variant per m), so no per-row check here.
     for (var m = 0u; m < MB; m++) {
       (*acc)[m] += dot(wv, x[m * k4 + col4 + q]);

@@ -2,12 +2,14 @@
 
 import type { KernelRuntime } from '../../kernels/webgpu/kernel-runtime.js';
 import { uploadWeight, type GpuWeight } from '../../kernels/webgpu/gpu-weight.js';
-import { buildDecodeTables, decodeHuff8, fusedPartialBytes, FUSED_MAX_ROWS, type Huff8Tensor } from '../../kernels/webgpu/huff8.js';
-import { buildFineIndex, decodeBlockFine, fineFusedSupported, fineIndexSupported, fineIndexWords, planBlockDecode, type FineBlockDecode, type FineIndex } from '../../kernels/webgpu/huff8-fine.js';
+import { atKeep, buildDecodeTables, decodeHuff8, fusedPartialBytes, FUSED_MAX_ROWS, type Huff8Tensor } from '../../kernels/webgpu/huff8.js';
+import { atKeepPlan, buildFineIndex, decodeBlockFine, fineFusedSupported, fineIndexSupported, fineIndexWords, planBlockDecode, type FineBlockDecode, type FineIndex } from '../../kernels/webgpu/huff8-fine.js';
 import { decodedBytes, type CompressedWeight } from '../../kernels/webgpu/compressed-weight.js';
 import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import type { GpuWeight as DenseWeight } from '../../kernels/webgpu/gpu-weight.js';
-import { decodeTensor } from '../../kernels/codec/codec.js';
+import { decodePlanes, decodeTensor } from '../../kernels/codec/codec.js';
+import { planeByteLengths } from '../../kernels/codec/huff8-types.js';
+import { PRECISIONS, LOSSLESS } from '../container/precision.js';
 import { ModelFormatError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { checkTensors } from '../model/hf-weights.js';
@@ -17,7 +19,11 @@ import type { TensorEntry } from '../container/ewm-format.js';
 import type { LayerWeights } from './runner-types.js';
 import { BIAS_KEYS, MATRIX_KEYS, type GpuLayer, type GpuWeightSource } from './webgpu-weights.js';
 
-/** One compressed block: its segment bytes as the container stores them and where each tensor lies inside. */
+/**
+ * One compressed block: its segment bytes as the container stores them (version 2: index, stream
+ * and bit-planes A, B, C, all three parts) and where each tensor lies inside. Entries with
+ * `rawOffset` instead of `planeOffsets` (the version-1 layout the benchmark builds) serve bf16 only.
+ */
 export interface CompressedLayerSpec {
   segment: Uint8Array;
   /** The segment's codebook (null when it holds no huff8 tensor). */
@@ -61,6 +67,20 @@ function hostF32(spec: CompressedLayerSpec, e: TensorEntry): Float32Array {
     return out;
   }
   const n = e.numElements!;
+  if (e.planeOffsets) {
+    const lengths = planeByteLengths(n);
+    const planed = {
+      numElements: n,
+      chunkSize: e.chunkSize!,
+      bitLength: e.bitLength!,
+      words: new Uint32Array(seg.buffer, seg.byteOffset + e.wordsOffset!, e.numWords!),
+      index: new Uint32Array(seg.buffer, seg.byteOffset + e.indexOffset!, 2 * Math.ceil(n / e.chunkSize!)),
+      planes: e.planeOffsets.map((o, k) => new Uint8Array(seg.buffer, seg.byteOffset + o, lengths[k])),
+    };
+    // Vectors are read losslessly at every rung (runtime/container/precision.ts alwaysLossless).
+    decodePlanes(planed, spec.codeLengths!, 3, e.dtype as 'BF16' | 'F16', out);
+    return out;
+  }
   const enc = {
     numElements: n,
     chunkSize: e.chunkSize!,
@@ -110,6 +130,8 @@ export async function uploadCompressedWeights(
   let blockScratchBytes = 16;
   let partialBytes = 16;
   const fineBuilds: { t: Huff8Tensor; index: FineIndex }[] = [];
+  // Lower rungs need every huff8 matrix stored as bit-planes.
+  let planed = true;
   for (let l = 0; l < config.numLayers; l++) {
     const spec = specs[l];
     if (!spec) throw new ModelFormatError(`layer.${l}`, 'block has no segment');
@@ -142,8 +164,10 @@ export async function uploadCompressedWeights(
         bitLength: entry.bitLength!,
         indexOffset: entry.indexOffset!,
         wordsOffset: entry.wordsOffset!,
-        rawOffset: entry.rawOffset!,
+        // NOTE: the resident store is the container's own (all three planes): every rung decodes from it, bf16 included.
+        ...(entry.planeOffsets ? { planes: { offsets: entry.planeOffsets as [number, number, number], keep: 3 as const } } : { rawOffset: entry.rawOffset! }),
       };
+      planed &&= huff.planes !== undefined;
       const k = entry.shape[1];
       if (fineIndexSupported(huff)) {
         fineAt.push({ t: huff, wordOffset: auxWords });
@@ -188,13 +212,16 @@ export async function uploadCompressedWeights(
   const blockScratch = blockScratchBytes > 16 ? own(rt.buffer(blockScratchBytes, 'decoded-block')) : null;
   const partials = own(rt.buffer(partialBytes, 'fused-partials'));
 
-  const layerFor = (l: number, enc: GPUCommandEncoder): GpuLayer => {
+  const layerFor = (l: number, enc: GPUCommandEncoder, _rows: number, keep: 1 | 2 | 3 = 3): GpuLayer => {
+    if (keep !== 3 && !planed) throw new RangeError('webgpu: precision rungs need a planed (format version 2) store');
     const { slots, vectors, decode } = blocks[l];
-    if (decode) decodeBlockFine(rt, enc, decode.plan, blockScratch!, err);
+    // A rung changes only which planes the decode kernels read (KEEP) and the fill: same store, same offsets, same outputs.
+    if (decode) decodeBlockFine(rt, enc, keep === 3 ? decode.plan : atKeepPlan(decode.plan, keep), blockScratch!, err);
     const mats = {} as Record<(typeof MATRIX_KEYS)[number], MatmulWeight>;
     for (const s of slots) {
       const decoded = decode?.dense.get(s.key);
-      mats[s.key] = s.dense ?? (decoded && { ...decoded, buffer: blockScratch! }) ?? ({ format: 'huff8', tensor: s.huff!, fine: s.fine ?? null, mode, scratch, sliceBytes, partials, err } satisfies CompressedWeight);
+      const tensor = s.huff && keep !== 3 ? atKeep(s.huff, keep) : s.huff!;
+      mats[s.key] = s.dense ?? (decoded && { ...decoded, buffer: blockScratch! }) ?? ({ format: 'huff8', tensor, fine: s.fine ?? null, mode, scratch, sliceBytes, partials, err } satisfies CompressedWeight);
     }
     const vec = (k: keyof LayerWeights): GPUBuffer | null => vectors[k] ?? null;
     const biases = Object.fromEntries(BIAS_KEYS.map((k) => [k, vec(k)])) as Record<(typeof BIAS_KEYS)[number], GPUBuffer | null>;
@@ -219,6 +246,7 @@ export async function uploadCompressedWeights(
     lmHead,
     finalNorm,
     layer: layerFor,
+    precisions: planed ? PRECISIONS.map((p) => p.name) : [LOSSLESS],
     gpuBytes: owned.reduce((n, b) => n + b.size, 0),
     destroy: () => owned.forEach((b) => b.destroy()),
   };

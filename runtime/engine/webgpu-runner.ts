@@ -17,6 +17,7 @@ import { WebgpuScratch } from './webgpu-scratch.js';
 import { EwmWeightProvider } from '../container/ewm-weights.js';
 import { ewmLayerSpecs, uploadCompressedWeights, type CompressedMode, type JitUnit } from './webgpu-ewm-weights.js';
 import { exactBf16 } from './webgpu-weights.js';
+import { LOSSLESS, precisionRung, type PrecisionName } from '../container/precision.js';
 
 export interface WebgpuRunnerOptions {
   /** Longest sequence (prompt + generated) a cache may hold; default min(config context, 4096). */
@@ -31,6 +32,16 @@ export interface WebgpuRunnerOptions {
   jitUnit?: JitUnit;
   /** 'hardware' runs the GEMV/GEMM kernels even on a software adapter (tests); default picks by adapter. */
   kernels?: 'auto' | 'hardware';
+  /**
+   * Precision rung of sequences created without one (default bf16): for .ewm weights the blocks
+   * are decoded on the GPU from the bit-planes that rung keeps (docs/format.md 2.6).
+   */
+  precision?: PrecisionName;
+}
+
+/** Sequence options the webgpu runner reads: blocks, and the precision rung (the adaptive runner passes it per request). */
+export interface WebgpuSequenceOptions extends SequenceOptions {
+  precision?: string;
 }
 
 /**
@@ -40,7 +51,10 @@ export interface WebgpuRunnerOptions {
 function defaultSource(weights: WeightProvider, mode: CompressedMode, jitUnit?: JitUnit): (rt: KernelRuntime) => Promise<GpuWeightSource> {
   if (!(weights instanceof EwmWeightProvider)) return (rt) => uploadResidentWeights(rt, weights);
   return (rt) => {
-    const { file, segments } = weights.container;
+    // NOTE: the container's own segments (version 2, all three planes) go to the GPU as stored: one resident store serves
+    // every rung, a lower rung's kernels read fewer of its planes. Re-read from the file: the provider's copies are private.
+    const file = weights.ewm;
+    const segments = file.metadata.segments.map((_, i) => file.readSegment(i));
     const dense = (v: Float32Array): Float32Array | Uint16Array => exactBf16(v) ?? v;
     const embedding = dense(weights.embedding());
     const lmHead = weights.config.tieWordEmbeddings ? embedding : dense(weights.lmHead());
@@ -53,7 +67,9 @@ interface GpuSequence {
   slot: number;
   length: number;
   layers: number[];
-  /** Sequences with the same key run the same blocks and share one pass. */
+  /** Bit-planes its precision rung reads (3 = lossless). */
+  keep: 1 | 2 | 3;
+  /** Sequences with the same key run the same blocks at the same rung and share one pass. */
   key: string;
 }
 
@@ -74,7 +90,12 @@ export async function createWebgpuRunner(weights: WeightProvider, options: Webgp
     const envMode = process.env.EDGEWISE_WEBGPU_DECODE;
     const mode = options.compressedMode ?? (envMode === 'fused' ? 'fused' : 'jit');
     const source = await (options.weightSource ?? defaultSource(weights, mode, options.jitUnit))(rt);
-    return new WebgpuRunner(config, rt, source, maxSeqLen, options.gpu === undefined);
+    try {
+      return new WebgpuRunner(config, rt, source, maxSeqLen, options.gpu === undefined, options.precision ?? LOSSLESS);
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
   } catch (err) {
     if (options.gpu === undefined) gpu.destroy();
     throw err;
@@ -95,7 +116,9 @@ export class WebgpuRunner implements ModelRunner {
     private readonly source: GpuWeightSource,
     readonly maxSeqLen: number,
     private readonly ownsDevice: boolean,
+    private readonly defaultPrecision: PrecisionName = LOSSLESS,
   ) {
+    this.keepOf(defaultPrecision, 'precision');
     this.kv = new GpuKvPool(rt, config, maxSeqLen);
     const tables = new RopeTables(config, maxSeqLen);
     const cos = new Float32Array(maxSeqLen * config.headDim);
@@ -111,10 +134,19 @@ export class WebgpuRunner implements ModelRunner {
     return this.source.gpuBytes + this.kv.gpuBytes + this.scratch.gpuBytes + this.cos.size * 2;
   }
 
-  createSequence(seqId: number, options?: SequenceOptions): void {
+  createSequence(seqId: number, options?: WebgpuSequenceOptions): void {
     if (this.sequences.has(seqId)) throw new InvalidRequestError(`sequence ${seqId} already exists`, 'seqId');
     const layers = checkLayerIndices(options?.layerIndices, this.config.numLayers);
-    this.sequences.set(seqId, { slot: this.kv.acquire(), length: 0, layers, key: layers.join(',') });
+    const keep = this.keepOf(options?.precision ?? this.defaultPrecision, 'precision');
+    this.sequences.set(seqId, { slot: this.kv.acquire(), length: 0, layers, keep, key: `${keep}:${layers.join(',')}` });
+  }
+
+  /** Bit-planes of rung `name`; throws InvalidRequestError for an unknown rung or one the weights do not serve. */
+  private keepOf(name: string, param: string): 1 | 2 | 3 {
+    const rung = precisionRung(name, param);
+    const served = this.source.precisions ?? [LOSSLESS];
+    if (!served.includes(rung.name)) throw new InvalidRequestError(`precision "${name}" is not served by these webgpu weights; they serve: ${served.join(', ')}`, param);
+    return rung.planes as 1 | 2 | 3;
   }
 
   freeSequence(seqId: number): void {
@@ -137,7 +169,7 @@ export class WebgpuRunner implements ModelRunner {
       if (entries.length === 0) return [];
       try {
         const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
-        // NOTE: sequences running different block subsets (depth switching) go in separate passes; usually there is one.
+        // NOTE: sequences running different block subsets (depth switching) or rungs go in separate passes; usually there is one.
         const groups = new Map<string, number[]>();
         seqs.forEach((s, b) => groups.set(s.key, [...(groups.get(s.key) ?? []), b]));
         const results: Float32Array[] = new Array(entries.length);
@@ -178,7 +210,7 @@ export class WebgpuRunner implements ModelRunner {
   async timeGpuStep(entries: BatchEntry[], repeats: number): Promise<number> {
     if (this.gate.busy || this.gate.disposed) throw new EdgewiseError('engine_fatal', 'timeGpuStep while a step runs or after dispose');
     const seqs = checkStepEntries(entries, (id) => this.getSequence(id), { maxSeqLen: this.maxSeqLen, vocabSize: this.config.vocabSize });
-    if (new Set(seqs.map((s) => s.key)).size !== 1) throw new InvalidRequestError('timeGpuStep needs sequences with the same blocks', 'seqId');
+    if (new Set(seqs.map((s) => s.key)).size !== 1) throw new InvalidRequestError('timeGpuStep needs sequences with the same blocks and rung', 'seqId');
     const record = (n: number): GPUCommandBuffer => {
       const enc = this.rt.device.createCommandEncoder();
       for (let i = 0; i < n; i++) this.encodePass(enc, entries, seqs);
@@ -216,7 +248,7 @@ export class WebgpuRunner implements ModelRunner {
       matmul(rt, enc, { x, w, y, bias, m, n, k });
     gather(rt, enc, { ids: s.meta, idStride: META_STRIDE, table: this.source.embedding, out: s.hidden, hidden: H, count: T });
     for (const layer of seqs[0].layers) {
-      const L = this.source.layer(layer, enc, T);
+      const L = this.source.layer(layer, enc, T, seqs[0].keep);
       rmsnorm(rt, enc, { x: s.hidden, weight: L.inputNorm, y: s.xn, hidden: H, rows: T, eps });
       mm(enc, s.xn, L.qProj, s.q, L.qBias, T, nH * hd, H);
       mm(enc, s.xn, L.kProj, s.k, L.kBias, T, nKv * hd, H);

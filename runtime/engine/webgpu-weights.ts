@@ -5,6 +5,7 @@ import { uploadWeight, type GpuWeight } from '../../kernels/webgpu/gpu-weight.js
 import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import type { LayerWeights, WeightProvider } from './runner-types.js';
 import type { ModelConfig } from '../model/model-config.js';
+import type { PrecisionName } from '../container/precision.js';
 
 /** One block's tensors on the GPU; projection matrices may be dense or still compressed (fused decode+GEMV). */
 export interface GpuLayer {
@@ -34,9 +35,15 @@ export interface GpuWeightSource {
   /**
    * Block `layer`'s weights, ready for commands recorded after this call in `enc` (compressed
    * matrices are decoded, or fused into the product, by `matmul` itself, one matrix at a time).
-   * `rows` is the number of activation rows the block will multiply.
+   * `rows` is the number of activation rows the block will multiply. `keep`: bit-planes of the
+   * precision rung (3 = lossless, 2 = e8m3, 1 = e8m1), only for a rung listed in `precisions`.
    */
-  layer(layer: number, enc: GPUCommandEncoder, rows: number): GpuLayer;
+  layer(layer: number, enc: GPUCommandEncoder, rows: number, keep?: 1 | 2 | 3): GpuLayer;
+  /**
+   * Precision rungs this source decodes on the GPU (a planed .ewm store: all of them). Absent: it
+   * serves its provider's weights as they are (lossless for a model, or the rung of an `atRung` view).
+   */
+  readonly precisions?: readonly PrecisionName[];
   /** GPU bytes held (weights and scratch), for the memory governor. */
   readonly gpuBytes: number;
   destroy(): void;

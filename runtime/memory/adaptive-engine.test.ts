@@ -116,7 +116,7 @@ test('lowering the budget while requests run evicts at once and every running re
   }
 });
 
-test('the CPU path serves every rung; without a host block cache (the webgpu backend) only bf16, and other rungs are a 400', async () => {
+test('the CPU path serves every rung; without a host block cache (the webgpu backend, which decodes rungs on the GPU) too; a rung that does not exist is a 400', async () => {
   const { loadModel } = await import('../model/load-model.js');
   const { isEdgewiseError } = await import('../errors.js');
   const { AdaptiveEngine } = await import('./adaptive-engine.js');
@@ -127,8 +127,13 @@ test('the CPU path serves every rung; without a host block cache (the webgpu bac
   assert.deepEqual(cpu.sequenceOptions('a'), { layerIndices: undefined, precision: 'e8m3' });
   assert.deepEqual(cpu.state().precisionCounts, { e8m3: 1 });
   const gpu = new AdaptiveEngine(await loadModel(ewm), { budgetBytes: 64 * 1024 ** 2, maxSeqLen: 128, cacheBlocks: false, refreshMs: 60_000 });
-  assert.deepEqual(gpu.state().precisions, ['bf16']);
-  assert.throws(() => gpu.admit(req('g', { precision: 'e8m1' }), queue), (e: unknown) => isEdgewiseError(e) && e.kind === 'invalid_request' && /serves: bf16$/.test(e.message));
+  assert.deepEqual(gpu.state().precisions, ['bf16', 'e8m3', 'e8m1']);
+  gpu.admit(req('g', { precision: 'e8m1' }), queue);
+  assert.deepEqual(gpu.sequenceOptions('g'), { layerIndices: undefined, precision: 'e8m1' });
+  assert.throws(() => gpu.admit(req('x', { precision: 'e4m3' }), queue), (e: unknown) => isEdgewiseError(e) && e.kind === 'invalid_request' && /serves: bf16, e8m3, e8m1$/.test(e.message));
   gpu.admit(req('h', { precision: 'bf16' }), queue);
   assert.equal(gpu.sequenceOptions('h')?.precision, 'bf16');
+  // A model that is not an .ewm container has no rungs on any backend.
+  const plain = new AdaptiveEngine({ ...(await loadModel(ewm)), format: 'hf-folder' } as never, { budgetBytes: 64 * 1024 ** 2, maxSeqLen: 128, cacheBlocks: false, refreshMs: 60_000 });
+  assert.deepEqual(plain.state().precisions, ['bf16']);
 });

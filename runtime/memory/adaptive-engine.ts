@@ -80,8 +80,10 @@ export class AdaptiveEngine {
     this.calibrated = calibration.layerImportance !== null;
     const ewm = model.format === 'ewm' && options.cacheBlocks !== false && model.weights instanceof EwmWeightProvider ? model.weights : null;
     const globals = 4 * config.hiddenSize * (config.vocabSize * (config.tieWordEmbeddings ? 1 : 2) + 1);
-    // Lower rungs need the container provider (compact forms, plane reads); the GPU backend serves lossless only.
-    this.precisions = ewm !== null ? PRECISIONS.map((p) => p.name) : [LOSSLESS];
+    // Lower rungs need the container provider: on the CPU path for compact forms and plane reads; on the webgpu backend
+    // (no host cache) its store goes to the GPU as bit-planes and each rung's kernels read the planes they keep.
+    const gpuRungs = model.format === 'ewm' && options.cacheBlocks === false && model.weights instanceof EwmWeightProvider;
+    this.precisions = ewm !== null || gpuRungs ? PRECISIONS.map((p) => p.name) : [LOSSLESS];
     this.cache = ewm !== null ? new BlockCache<CachedEntry>(0) : null;
     const budgeted = ewm !== null ? budgetedWeights(ewm, this.cache!) : null;
     this.segments = budgeted?.segments ?? null;
@@ -95,7 +97,8 @@ export class AdaptiveEngine {
         ranking: calibration.layerImportance?.ranking ?? null,
         qualityTable: calibration.qualityTables,
         blockBytes: blockBytes(config),
-        precisions: ewm === null ? undefined : servedPrecisions(ewm),
+        // NOTE: on the GPU every rung decodes from the one resident store into the same buffers: a lower rung saves bytes read, not memory.
+        precisions: ewm !== null ? servedPrecisions(ewm) : gpuRungs ? PRECISIONS.map((p) => ({ name: p.name, blockBytes: blockBytes(config) })) : undefined,
         kvBytesPerTokenLayer: 2 * config.numKvHeads * config.headDim * 4,
         maxSeqLen: options.maxSeqLen,
         defaultQuality: options.defaultQuality ?? 'high',
