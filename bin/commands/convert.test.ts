@@ -34,6 +34,9 @@ test('convert → info → decompress on a BF16 fixture', () => {
   assert.match(i.out, /layer\.1 +\d+ .* \d+ symbols, max \d+ bits/);
   const json = JSON.parse(run('info', ewm, '--json').out) as { segments: { name: string }[] };
   assert.deepEqual(json.segments.map((s) => s.name).slice(0, 2), ['embed', 'layer.0']);
+  const verified = run('info', ewm, '--verify');
+  assert.equal(verified.code, 0, verified.err);
+  assert.equal(verified.out.match(/^(embed|layer\.\d+|head) .* ok +\d+ symbols/gm)?.length, json.segments.length, verified.out);
   const d = run('decompress', ewm, '-o', join(work, 'out'));
   assert.equal(d.code, 0, d.err);
   assert.ok(readFileSync(join(work, 'out/config.json')).equals(readFileSync(join(root, 'test/fixtures/llama3-rope/config.json'))));
@@ -57,6 +60,20 @@ test('help, usage errors and corrupt input give one line and a non-zero exit', (
   const d = run('decompress', bad, '-o', join(work, 'y'));
   assert.equal(d.code, 1);
   assert.match(d.err, /^edgewise decompress: error: bad\.ewm header: not an \.ewm container \(bad magic\)\n$/);
+  // info --verify reads every segment: a flipped byte inside layer.0 is named, the rest stay ok.
+  const damaged = join(work, 'damaged.ewm');
+  assert.equal(run('convert', join(root, 'test/fixtures/llama3-rope'), '-o', damaged).code, 0);
+  const layer0 = (JSON.parse(run('info', damaged, '--json').out) as { segments: { name: string; offset: number; bytes: number }[] }).segments.find((s) => s.name === 'layer.0')!;
+  const bytes = readFileSync(damaged);
+  bytes[layer0.offset + (layer0.bytes >> 1)] ^= 0x10;
+  writeFileSync(damaged, bytes);
+  assert.equal(run('info', damaged).code, 0, 'plain info reads metadata only');
+  const v = run('info', damaged, '--verify');
+  assert.equal(v.code, 1);
+  assert.match(v.err, /^edgewise info: error: damaged\.ewm segment layer\.0: checksum mismatch in part \d \(corrupt segment\)\n$/);
+  assert.match(v.out, /^layer\.0 .* CORRUPT /m);
+  assert.match(v.out, /^layer\.1 .* ok /m);
+  assert.equal(run('info', join(root, 'test/fixtures/llama3-rope'), '--verify').code, 1, '--verify on a folder is refused');
 });
 
 test('--cast-fp32 prints a one-line warning; generate accepts the .ewm and prints the same greedy ids as the folder', () => {

@@ -3,6 +3,7 @@
 import type { RopeScaling } from '../../runtime/model/model-config.js';
 import { summarizeModel, type ModelSummary } from '../../runtime/model/model-summary.js';
 import { describeEwm, formatEwmInfo } from '../../runtime/container/ewm-info.js';
+import { InvalidRequestError } from '../../runtime/errors.js';
 import { formatBytes, formatCount, parseCommandArgs, type CliCommand } from '../cli-util.js';
 
 function describeRope(theta: number, scaling: RopeScaling): string {
@@ -45,18 +46,22 @@ export function formatSummary(s: ModelSummary): string {
 export const command: CliCommand = {
   name: 'info',
   summary: 'show the architecture, parameter count and sizes of a model',
-  usage: `Usage: edgewise info <model-dir | model.ewm> [--json]
+  usage: `Usage: edgewise info <model-dir | model.ewm> [--json] [--verify]
 
   <model-dir>   a Hugging Face model folder (config.json + safetensors)
   <model.ewm>   a container: lists its segments, sizes, codebooks and bits/weight
-  --json        print the summary as JSON`,
+  --json        print the summary as JSON
+  --verify      (.ewm) read every segment and check its checksums; exit 1 naming the corrupt ones`,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, { min: 1, max: 1, names: '<model-dir>' });
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, verify: { type: 'boolean' } }, { min: 1, max: 1, names: '<model-dir>' });
     if (positionals[0].endsWith('.ewm')) {
-      const info = describeEwm(positionals[0]);
+      const info = describeEwm(positionals[0], { verify: values.verify });
       process.stdout.write(values.json ? `${JSON.stringify(info, null, 2)}\n` : formatEwmInfo(info, formatBytes));
-      return 0;
+      const corrupt = info.segments.filter((s) => s.checksum !== undefined && s.checksum !== 'ok');
+      for (const s of corrupt) process.stderr.write(`edgewise info: error: ${s.checksum}\n`);
+      return corrupt.length === 0 ? 0 : 1;
     }
+    if (values.verify) throw new InvalidRequestError('--verify checks an .ewm container\'s segment checksums; a folder has none', 'verify');
     const summary = summarizeModel(positionals[0]);
     process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
     return 0;

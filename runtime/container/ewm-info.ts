@@ -5,6 +5,7 @@ import { EwmFile } from './ewm-reader.js';
 import { parseHfConfig } from '../model/hf-config.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { NUM_PARTS, partStart } from './ewm-format.js';
+import { ModelFormatError } from '../errors.js';
 import { PRECISIONS, planesFor } from './precision.js';
 
 /** One precision rung's cost per coded weight: bits read from the store per block, bytes the decoded-block cache holds. */
@@ -30,6 +31,8 @@ export interface EwmSegmentInfo {
   bitsPerWeight: number | null;
   /** Distinct symbols in the codebook and its longest code. */
   codebook: { symbols: number; maxLength: number; meanLength: number } | null;
+  /** With `verify`: 'ok', or why the segment's bytes fail their checksums; absent otherwise. */
+  checksum?: string;
 }
 
 export interface EwmInfo {
@@ -50,7 +53,8 @@ export interface EwmInfo {
   calibration: { ranking: number[]; points: { depth: number; precision: string; perplexity: number }[] } | null;
 }
 
-export function describeEwm(path: string): EwmInfo {
+/** `verify`: read every segment and check its parts' CRC-32C (reads the whole file). */
+export function describeEwm(path: string, options: { verify?: boolean } = {}): EwmInfo {
   const file = EwmFile.open(path);
   try {
     const { segments, tensors, codec } = file.metadata;
@@ -64,7 +68,9 @@ export function describeEwm(path: string): EwmInfo {
         const used = [...s.codeLengths].filter((l) => l > 0);
         codebook = { symbols: used.length, maxLength: Math.max(...used), meanLength: weights > 0 ? bits / weights : 0 };
       }
-      return { name: s.name, offset: s.offset, bytes: s.length, tensors: own.length, weights, bitsPerWeight: weights > 0 ? (s.length * 8) / weights : null, codebook };
+      const info: EwmSegmentInfo = { name: s.name, offset: s.offset, bytes: s.length, tensors: own.length, weights, bitsPerWeight: weights > 0 ? (s.length * 8) / weights : null, codebook };
+      if (options.verify) info.checksum = verifySegment(file, i);
+      return info;
     });
     const weights = infos.reduce((a, s) => a + s.weights, 0);
     const codedBytes = infos.reduce((a, s) => a + (s.weights > 0 ? s.bytes : 0), 0);
@@ -91,6 +97,16 @@ export function describeEwm(path: string): EwmInfo {
   }
 }
 
+function verifySegment(file: EwmFile, index: number): string {
+  try {
+    file.readSegmentPrefix(index, NUM_PARTS);
+    return 'ok';
+  } catch (err) {
+    if (err instanceof ModelFormatError) return err.message;
+    throw err;
+  }
+}
+
 export function formatEwmInfo(info: EwmInfo, formatBytes: (n: number) => string): string {
   const lines = [
     `path          ${info.path}`,
@@ -102,12 +118,12 @@ export function formatEwmInfo(info: EwmInfo, formatBytes: (n: number) => string)
       `${i === 0 ? 'precisions   ' : '             '} ${r.name.padEnd(5)} ${r.lossless ? 'lossless        ' : `${r.mantissaBits}-bit mantissa  `} reads ${r.readBitsPerWeight.toFixed(3)} bits/weight, caches ${r.cachedBytesPerWeight.toFixed(3)} bytes/weight${r.lossless ? ' (fp32)' : ' (symbol byte + planes)'}`),
     `calibration   ${info.calibration === null ? 'none (run edgewise calibrate: full depth only)' : `blocks by importance ${info.calibration.ranking.join(' ')}; perplexity ${info.calibration.points.map((p) => `d${p.depth}/${p.precision} ${p.perplexity.toFixed(2)}`).join(', ')}`}`,
     '',
-    'segment        offset        size  tensors  bits/weight  codebook',
+    `segment        offset        size  tensors  bits/weight  ${info.segments.some((s) => s.checksum !== undefined) ? 'checksum  ' : ''}codebook`,
   ];
   for (const s of info.segments) {
     const cb = s.codebook === null ? '-' : `${s.codebook.symbols} symbols, max ${s.codebook.maxLength} bits, mean ${s.codebook.meanLength.toFixed(3)}`;
     lines.push(
-      `${s.name.padEnd(12)} ${String(s.offset).padStart(8)} ${formatBytes(s.bytes).padStart(11)}  ${String(s.tensors).padStart(7)}  ${(s.bitsPerWeight === null ? '-' : s.bitsPerWeight.toFixed(3)).padStart(11)}  ${cb}`,
+      `${s.name.padEnd(12)} ${String(s.offset).padStart(8)} ${formatBytes(s.bytes).padStart(11)}  ${String(s.tensors).padStart(7)}  ${(s.bitsPerWeight === null ? '-' : s.bitsPerWeight.toFixed(3)).padStart(11)}  ${s.checksum === undefined ? '' : `${s.checksum === 'ok' ? 'ok' : 'CORRUPT'}`.padEnd(10)}${cb}`,
     );
   }
   return lines.join('\n') + '\n';
