@@ -14,11 +14,11 @@ function joinRaw(planes: Uint8Array[], n: number): Uint8Array {
 }
 
 /**
- * NOTE: the WGSL decoder (kernels/webgpu, another owner) reads one interleaved sign+mantissa
- * byte per weight at `rawOffset`, the version-1 layout. Rather than change it, the GPU backend
- * gets this lossless view: every segment rebuilt once at load in that layout (same codebooks,
- * same streams), with tensor entries pointing into it. The GPU therefore serves only the
- * lossless rung (docs/adaptive.md). The view owns no file descriptor.
+ * NOTE: the webgpu backend no longer reads this view: its WGSL decoders read the container's
+ * bit-planes directly and serve every rung (docs/webgpu.md, "Precision rungs on the GPU"). The
+ * view (every segment rebuilt once in the version-1 layout, same codebooks and streams, tensor
+ * entries pointing into it) remains for `EwmWeightProvider.container` and any version-1-layout
+ * reader. It owns no file descriptor.
  */
 export function losslessV1View(file: EwmFile, segments: readonly Uint8Array[]): { file: EwmFile; segments: Uint8Array[] } {
   const tensors: TensorEntry[] = [];

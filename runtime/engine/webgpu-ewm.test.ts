@@ -16,6 +16,7 @@ import { NO_GPU_MESSAGE } from '../../kernels/webgpu/gpu-test-util.js';
 import { precisionRung } from '../container/precision.js';
 import { EwmWeightProvider } from '../container/ewm-weights.js';
 import { isEdgewiseError } from '../errors.js';
+import { withSequenceOptions } from '../memory/adaptive-runner.js';
 
 
 /** Prefill then 6 greedy decode steps; returns the tokens and every step's logits. */
@@ -109,8 +110,11 @@ describe('webgpu runner on an .ewm container', () => {
     }
     // Per sequence (as the adaptive runner passes a request's rung): two rungs in one step run as two passes.
     const e8m1 = await run(await createRunner(weights.atRung(precisionRung('e8m1')), { backend: 'cpu', threads: 1 }), prompt);
-    const mixed = await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 64 });
-    mixed.createSequence(1, { precision: 'e8m1' } as object);
+    // The adaptive runner's wrapper hands each sequence its request's rung; without a selectPrecision hook it passes the
+    // mixed step whole, so the runner itself splits it.
+    const rungOf = new Map<number, string>([[1, 'e8m1']]);
+    const mixed = withSequenceOptions(await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 64 }), (id) => ({ precision: rungOf.get(id) }));
+    mixed.createSequence(1);
     mixed.createSequence(2);
     const [low, high] = await mixed.step([{ seqId: 1, tokenIds: prompt }, { seqId: 2, tokenIds: prompt }]);
     assert.ok(relativeMaxError(low, e8m1.logits[0]) <= 1e-4, 'mixed step: e8m1 sequence');
