@@ -59,8 +59,8 @@ export class ObservabilityObserver implements RequestObserver {
     const metrics = this.options.metrics;
     if (metrics === null || info.count <= 0) return;
     // The first delivery ends the time to first token; it is not an inter-token gap. NOTE: it is
-    // told apart by reqId, not by sinceLastMs === 0: the server's clock has 1 ms resolution, so a
-    // later delivery within the same millisecond also reports 0 and must still count.
+    // told apart by reqId, not by sinceLastMs === 0, which a later delivery can also report (two
+    // deliveries in one event-loop turn) and which must still count.
     if (!this.pastFirstToken.has(info.reqId)) {
       this.pastFirstToken.add(info.reqId);
       return;
