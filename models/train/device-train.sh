@@ -17,9 +17,12 @@
 #
 # Environment (defaults are the device run):
 #   DEVICE=cuda MAX_SECONDS=150 BATCH=32 SEQ_LEN=512 AMP=bf16 PYTHON=python3
-#   SWEEP="name:dropout:max_epochs[:attn] ..."   (max_epochs 0: as many as the time allows; attn: auto,
-#                                         explicit or sdpa; one default run uses the explicit attention
-#                                         path, so that a failure of the fused one cannot sink the sweep)
+#   SWEEP="name:dropout:max_epochs[:attn[:layerdrop]] ..."   (max_epochs 0: as many as the time allows;
+#                                         attn: auto, explicit or sdpa; one default run uses the explicit
+#                                         attention path, so that a failure of the fused one cannot sink
+#                                         the sweep; layerdrop: train.py --layerdrop, default 0)
+#   Depth-switchable sweep (trains the shallow subnets too; docs/adaptive.md, "Depth 1"):
+#   SWEEP="ld10-d30:0.3:0::0.1 ld20-d30:0.3:0::0.2 ld20-d20:0.2:0::0.2 ld30-d20:0.2:0::0.3 ld30-d10:0.1:0::0.3 ld20-d30x:0.3:0:explicit:0.2"
 #   EXTRA="..."                           more train.py options for every run (local tests)
 # Local test on the CPU (tiny budget, through the same path):
 #   DEVICE=cpu AMP= MAX_SECONDS=40 BATCH=2 SEQ_LEN=128 SWEEP="a:0.0:0 b:0.1:0" PYTHON=/usr/bin/python3 \
@@ -58,12 +61,12 @@ echo "sweep: $SWEEP; budget ${MAX_SECONDS}s per run; batch ${BATCH}x${SEQ_LEN}"
 
 pids=()
 for spec in $SWEEP; do
-  IFS=: read -r name dropout epochs attn <<<"$spec"
+  IFS=: read -r name dropout epochs attn layerdrop <<<"$spec"
   mkdir -p "$RUNS/$name"
   # shellcheck disable=SC2086  # EXTRA is a list of options
   timeout -k 5 $((MAX_SECONDS + 20)) "$PYTHON" models/train/train.py --device "$DEVICE" ${AMP:+--amp "$AMP"} \
     --work "$WORK" --out-dir "$RUNS/$name" --threads 1 --batch "$BATCH" --seq-len "$SEQ_LEN" \
-    --max-seconds "$MAX_SECONDS" --max-epochs "$epochs" --dropout "$dropout" --attn "${attn:-auto}" --decay-frac 0.3 \
+    --max-seconds "$MAX_SECONDS" --max-epochs "$epochs" --dropout "$dropout" --layerdrop "${layerdrop:-0}" --attn "${attn:-auto}" --decay-frac 0.3 \
     --val-chunks 16 --ckpt-every 0 --heldout-every 0 --log-every 100 --print-every 500 $EXTRA \
     >"$RUNS/$name/console.txt" 2>&1 &
   pids+=($!)

@@ -124,11 +124,27 @@ class Llama(nn.Module):
         inv_freq = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
         self.dropout = 0.0
+        self.layerdrop = 0.0
+        self.layerdrop_rng = None
 
-    def set_training_options(self, dropout_p=0.0, sdpa=False):
+    def set_training_options(self, dropout_p=0.0, sdpa=False, layerdrop=0.0, seed=0):
         self.dropout = dropout_p
         for layer in self.layers:
             layer.dropout, layer.sdpa = dropout_p, sdpa
+        self.layerdrop = layerdrop
+        self.layerdrop_rng = np.random.default_rng(seed + 7919)
+
+    def layers_this_step(self):
+        """The blocks a training step runs. NOTE: with --layerdrop p each block is skipped with
+        probability p, one draw per step for the whole batch (LayerDrop, Fan et al. 2019), so that the
+        subnets Edgewise serves at lower depth (the most important blocks, in order; docs/adaptive.md)
+        are trained models rather than never-seen ones. Evaluation and export always run every block."""
+        if not (self.training and self.layerdrop > 0):
+            return self.layers
+        keep = self.layerdrop_rng.random(len(self.layers)) >= self.layerdrop
+        if not keep.any():
+            keep[self.layerdrop_rng.integers(len(self.layers))] = True
+        return [layer for layer, k in zip(self.layers, keep) if k]
 
     def forward(self, ids):
         t = ids.shape[1]
@@ -137,7 +153,7 @@ class Llama(nn.Module):
         cos, sin = emb.cos()[None, None], emb.sin()[None, None]
         mask = torch.full((t, t), float("-inf"), device=ids.device).triu(1)
         x = dropout(self.embed_tokens(ids), self.dropout, self.training)
-        for layer in self.layers:
+        for layer in self.layers_this_step():
             x = layer(x, cos, sin, mask)
         return self.norm(x) @ self.embed_tokens.weight.T  # tied LM head
 
@@ -275,6 +291,8 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--dropout", type=float, default=0.0, help="residual and embedding dropout during training")
+    ap.add_argument("--layerdrop", type=float, default=0.0, help="probability of skipping each block in a training step "
+                    "(LayerDrop: trains the shallower subnets that depth switching serves; 0: off)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -310,7 +328,7 @@ def main():
     init_weights(model, CONFIG)
     model.to(device)
     sdpa = args.attn == "sdpa" or (args.attn == "auto" and device.type == "cuda" and sdpa_matches(device))
-    model.set_training_options(args.dropout, sdpa)
+    model.set_training_options(args.dropout, sdpa, args.layerdrop, args.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
     ckpt_path = os.path.join(out_dir, "checkpoint.pt")
     log_path = os.path.join(out_dir, "train-log.jsonl")
@@ -368,7 +386,7 @@ def main():
     if not (total_steps or stable_until or args.max_seconds):
         ap.error("give --steps N (and --decay-start D), --stable-until HH:MM or --max-seconds T")
     print(f"torch {torch.__version__} numpy {np.__version__} device {device}"
-          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''} amp {args.amp or 'fp32'} attention {'sdpa' if sdpa else 'explicit'} dropout {args.dropout} "
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''} amp {args.amp or 'fp32'} attention {'sdpa' if sdpa else 'explicit'} dropout {args.dropout} layerdrop {args.layerdrop} "
           f"batch {args.batch}x{args.seq_len} train tokens {train_tokens} validation tokens {sum(len(v) for v in val_spans)} "
           f"startup {started - T0:.1f}s", flush=True)
 
@@ -477,7 +495,7 @@ def main():
               "heldout_loss_bf16": final, "heldout_ppl_bf16": math.exp(final), "train_seconds": round(time.time() - started)}
     if args.max_seconds or val_spans or device.type != "cpu":
         result.update(device=str(device), amp=args.amp or "fp32", attention="sdpa" if sdpa else "explicit",
-                      dropout=args.dropout, batch=args.batch, seq_len=args.seq_len, lr=args.lr, warmup=warmup,
+                      dropout=args.dropout, layerdrop=args.layerdrop, batch=args.batch, seq_len=args.seq_len, lr=args.lr, warmup=warmup,
                       max_epochs=args.max_epochs, train_tokens=train_tokens,
                       epochs=step * tokens_per_step / train_tokens, stopped_by_time_guard=stopped_by_guard,
                       total_seconds=round(time.time() - T0, 1))
