@@ -86,3 +86,35 @@ test('native plane calls refuse missing or short planes with typed errors', () =
   assert.throws(() => nativeDecodePlanes({ ...enc, planes: [enc.planes[0].subarray(1)] }, codeLengths, 1, new Uint16Array(5000), { dtype: 'BF16' }), RangeError);
   assert.throws(() => nativeExpandPlanes(new Uint8Array(5000), enc.planes, 4, new Float32Array(5000), { dtype: 'BF16' }), RangeError);
 });
+
+test('every 16-bit pattern decodes through the planes exactly as mask-and-fill says (both paths, u16 and f32, every rung)', () => {
+  // All 65536 patterns in a scrambled order, plus a short tail (n % 16 != 0: the SIMD blocks and the scalar tail both run).
+  const n = 65536 + 13;
+  const data = new Uint16Array(n);
+  for (let i = 0; i < n; i++) data[i] = ((i % 65536) * 40503 + 12345) & 0xffff;
+  for (const dtype of ['BF16', 'F16'] as const) {
+    const { enc, codeLengths } = planed(data, 4096);
+    const symbols = new Uint8Array(n);
+    nativeDecodePlanes(enc, codeLengths, 1, symbols, { dtype });
+    for (let keep = 1; keep <= 3; keep++) {
+      const want = data.map((w) => expectedPattern(w, keep, dtype));
+      const wantBits = Uint32Array.from(want, (w) => (dtype === 'BF16' ? (w << 16) >>> 0 : f16BitsToF32Bits(w)));
+      const rungPlanes = enc.planes.slice(0, keep);
+      for (const portable of [false, true]) {
+        const what = `${dtype} keep ${keep} portable ${portable}`;
+        const out16 = new Uint16Array(n).fill(0xdead);
+        nativeDecodePlanes({ ...enc, planes: rungPlanes }, codeLengths, keep, out16, { dtype, portable });
+        assert.deepEqual(out16, want, `${what} u16`);
+        const out32 = new Float32Array(n).fill(Number.NaN);
+        nativeDecodePlanes({ ...enc, planes: rungPlanes }, codeLengths, keep, out32, { dtype, portable });
+        assert.deepEqual(new Uint32Array(out32.buffer), wantBits, `${what} f32`);
+        const expanded16 = new Uint16Array(n).fill(0xdead);
+        nativeExpandPlanes(symbols, rungPlanes, keep, expanded16, { dtype, portable });
+        assert.deepEqual(expanded16, want, `${what} expand u16`);
+        const expanded32 = new Float32Array(n).fill(Number.NaN);
+        nativeExpandPlanes(symbols, rungPlanes, keep, expanded32, { dtype, portable });
+        assert.deepEqual(new Uint32Array(expanded32.buffer), wantBits, `${what} expand f32`);
+      }
+    }
+  }
+});

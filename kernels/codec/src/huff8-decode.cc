@@ -153,6 +153,8 @@ HUFF8_INLINE void emit(const uint8_t* sym, const uint8_t* raw, const Planes& pla
   size_t done = 0;
 #ifdef HUFF8_X86_SIMD
   if (kSimd && mode == OutMode::kBf16ToF32 && !planes.isF16) done = fusedBf16ToF32Ssse3(sym, planes, first, n, static_cast<uint32_t*>(out) + first);
+  if (kSimd && mode == OutMode::kU16) done = fusedU16Ssse3(sym, planes, first, n, static_cast<uint16_t*>(out) + first);
+  if (kSimd && mode == OutMode::kF16ToF32) done = fusedF16ToF32Ssse3(sym, planes, first, n, static_cast<uint32_t*>(out) + first);
 #endif
   if (done == n) return;
   rawFromPlanes<kSimd>(planes, sym + done, first + done, n - done, rawScratch);
@@ -282,6 +284,8 @@ HUFF8_INLINE void expandImpl(const uint8_t* sym, const Planes& p, OutMode mode, 
     size_t done = 0;
 #ifdef HUFF8_X86_SIMD
     if (kSimd && mode == OutMode::kBf16ToF32 && !p.isF16) done = fusedBf16ToF32Ssse3(sym + at, p, at, m, static_cast<uint32_t*>(out) + at);
+    if (kSimd && mode == OutMode::kU16) done = fusedU16Ssse3(sym + at, p, at, m, static_cast<uint16_t*>(out) + at);
+    if (kSimd && mode == OutMode::kF16ToF32) done = fusedF16ToF32Ssse3(sym + at, p, at, m, static_cast<uint32_t*>(out) + at);
 #endif
     if (done == m) continue;
     rawFromPlanes<kSimd>(p, sym + at + done, at + done, m - done, raw);
