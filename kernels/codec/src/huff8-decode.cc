@@ -6,7 +6,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define HUFF8_X86_SIMD 1  // SSSE3 plane rebuild in huff8-planes.h (fast path only)
+#define HUFF8_X86_SIMD 1  // fused plane join in huff8-planes.h (fast path only)
 #endif
 
 #include "huff8.h"
@@ -136,7 +136,7 @@ HUFF8_INLINE void combine(const uint8_t* sym, const uint8_t* raw, void* out, uin
   }
 }
 
-#include "huff8-planes.h"  // rawFromPlanes, fusedBf16ToF32Ssse3 (inside this anonymous namespace)
+#include "huff8-planes.h"  // rawFromPlanes, fusedPlanesAny (inside this anonymous namespace)
 
 // Writes symbols + raw bytes of [first, first + n) to the output mode; raw from planes when job has no raw.
 template <bool kSimd>
@@ -152,12 +152,10 @@ HUFF8_INLINE void emit(const uint8_t* sym, const uint8_t* raw, const Planes& pla
   }
   size_t done = 0;
 #ifdef HUFF8_X86_SIMD
-  if (kSimd && mode == OutMode::kBf16ToF32 && !planes.isF16) done = fusedBf16ToF32Ssse3(sym, planes, first, n, static_cast<uint32_t*>(out) + first);
-  if (kSimd && mode == OutMode::kU16) done = fusedU16Ssse3(sym, planes, first, n, static_cast<uint16_t*>(out) + first);
-  if (kSimd && mode == OutMode::kF16ToF32) done = fusedF16ToF32Ssse3(sym, planes, first, n, static_cast<uint32_t*>(out) + first);
+  if (kSimd) done = fusedPlanesAny(sym, planes, mode, first, n, out);
 #endif
   if (done == n) return;
-  rawFromPlanes<kSimd>(planes, sym + done, first + done, n - done, rawScratch);
+  rawFromPlanes(planes, sym + done, first + done, n - done, rawScratch);
   combine(sym + done, rawScratch, out, first + done, n - done, mode);
 }
 
@@ -283,12 +281,10 @@ HUFF8_INLINE void expandImpl(const uint8_t* sym, const Planes& p, OutMode mode, 
     size_t m = size_t(std::min<uint64_t>(kExpandBlock, first + n - at));
     size_t done = 0;
 #ifdef HUFF8_X86_SIMD
-    if (kSimd && mode == OutMode::kBf16ToF32 && !p.isF16) done = fusedBf16ToF32Ssse3(sym + at, p, at, m, static_cast<uint32_t*>(out) + at);
-    if (kSimd && mode == OutMode::kU16) done = fusedU16Ssse3(sym + at, p, at, m, static_cast<uint16_t*>(out) + at);
-    if (kSimd && mode == OutMode::kF16ToF32) done = fusedF16ToF32Ssse3(sym + at, p, at, m, static_cast<uint32_t*>(out) + at);
+    if (kSimd) done = fusedPlanesAny(sym + at, p, mode, at, m, out);
 #endif
     if (done == m) continue;
-    rawFromPlanes<kSimd>(p, sym + at + done, at + done, m - done, raw);
+    rawFromPlanes(p, sym + at + done, at + done, m - done, raw);
     combine(sym + at + done, raw, out, at + done, m - done, mode);
   }
 }
