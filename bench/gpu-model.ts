@@ -1,8 +1,11 @@
-// Synthetic Llama-shaped models for the GPU benchmark: Gaussian BF16 weights in memory, plain and huff8-compressed.
+// Synthetic Llama-shaped models for the GPU benchmark: Gaussian BF16 weights in memory, plain and huff8-compressed as a version-2 segment.
 
 import { codebookFor, encodeTensor, symbolHistogram, type EncodedTensor } from '../kernels/codec/codec.js';
+import { expandPlanesReference, splitPlanes } from '../kernels/codec/planes-reference.js';
+import { symbolOf } from '../kernels/codec/reference-codec.js';
 import { gaussianBf16 } from '../kernels/codec/synthetic.js';
-import type { TensorEntry } from '../runtime/container/ewm-format.js';
+import { SegmentLayout, type TensorEntry } from '../runtime/container/ewm-format.js';
+import { PRECISIONS, type PrecisionName } from '../runtime/container/precision.js';
 import type { ModelConfig } from '../runtime/model/model-config.js';
 import { tinyConfig } from '../runtime/engine/random-weights.js';
 import type { CompressedLayerSpec } from '../runtime/engine/webgpu-ewm-weights.js';
@@ -37,14 +40,16 @@ export interface SyntheticModel {
   layer: HostLayer;
   embedding: Uint16Array;
   finalNorm: Float32Array;
-  /** The block compressed as a container segment (one codebook), and its size figures. */
+  /** The block compressed as a version-2 container segment (one codebook; stream + planes A, B, C in three parts). */
   compressed: CompressedLayerSpec;
+  /** Bytes of the block's huff8 matrices resident on the GPU (index, stream, all three planes, 64-byte padding). */
   compressedBytes: number;
   bitsPerWeight: number;
+  /** Bytes of the block's huff8 matrices a rung's decode reads (index, stream, the planes it keeps, padding). */
+  readBytes: Record<PrecisionName, number>;
 }
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
-
 /**
  * Gaussian BF16 weights (std 0.02, as initialised LLM weights roughly are) with norms near 1.
  * NOTE: one block is drawn and encoded once, and every block of the model uses it (each gets
@@ -95,41 +100,75 @@ export function buildSyntheticModel(config: ModelConfig, seed: number, chunkSize
   return { config, layer, embedding, finalNorm: norm(H, 3), ...layoutSegment(encoded, shapes, layer, lengths) };
 }
 
-/** Lays the encoded matrices (index, words, raw each 64-aligned) and raw f32 norms out as a container segment does. */
+/**
+ * Lays the encoded matrices and the raw f32 norms out as the container writer does (docs/format.md 1.4):
+ * part 0 = each matrix's index, stream and plane A, then the norms; part 1 = every plane B; part 2 = every
+ * plane C; every array 64-byte aligned. The runtime uploads such a segment as is (runtime/engine/webgpu-ewm-weights.ts).
+ */
 function layoutSegment(
   encoded: { key: (typeof MATRIX_KEYS)[number]; enc: EncodedTensor }[],
   shapes: Record<string, [number, number]>,
   layer: HostLayer,
   codeLengths: Uint8Array,
-): { compressed: CompressedLayerSpec; compressedBytes: number; bitsPerWeight: number } {
-  const entries: { key: CompressedLayerSpec['tensors'][number]['key']; entry: TensorEntry; parts: [number, Uint8Array][] }[] = [];
-  let at = 0;
+): Pick<SyntheticModel, 'compressed' | 'compressedBytes' | 'bitsPerWeight' | 'readBytes'> {
+  const layout = new SegmentLayout();
+  const tensors: CompressedLayerSpec['tensors'] = [];
+  const bytesOf = (a: Uint32Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const planeBytes = [0, 0, 0];
+  let streamBytes = 0;
   let weights = 0;
-  const bytesOf = (a: Uint32Array | Uint8Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const later: { entry: TensorEntry; planes: Uint8Array[] }[] = [];
   for (const { key, enc } of encoded) {
-    const indexOffset = at;
-    const wordsOffset = align64(indexOffset + enc.index.byteLength);
-    const rawOffset = align64(wordsOffset + enc.words.byteLength);
-    at = align64(rawOffset + enc.raw.byteLength);
-    weights += enc.numElements;
+    const planes = splitPlanes(enc.raw, enc.numElements);
     const entry: TensorEntry = {
       name: key, dtype: 'BF16', sourceDtype: 'BF16', shape: shapes[key], segment: 0, codec: 'huff8', numElements: enc.numElements,
-      chunkSize: enc.chunkSize, indexOffset, wordsOffset, numWords: enc.words.length, bitLength: enc.bitLength, rawOffset,
+      chunkSize: enc.chunkSize, numWords: enc.words.length, bitLength: enc.bitLength,
+      indexOffset: layout.place(bytesOf(enc.index)),
+      wordsOffset: layout.place(bytesOf(enc.words)),
+      planeOffsets: [layout.place(planes[0])],
     };
-    entries.push({ key, entry, parts: [[indexOffset, bytesOf(enc.index)], [wordsOffset, bytesOf(enc.words)], [rawOffset, enc.raw]] });
+    streamBytes += align64(enc.index.byteLength) + align64(enc.words.byteLength);
+    planes.forEach((p, k) => (planeBytes[k] += align64(p.byteLength)));
+    weights += enc.numElements;
+    tensors.push({ key, entry });
+    later.push({ entry, planes });
   }
-  const compressedBytes = at;
   for (const key of ['inputNorm', 'postAttentionNorm'] as const) {
     const v = layer[key];
-    const entry: TensorEntry = { name: key, dtype: 'F32', sourceDtype: 'F32', shape: [v.length], segment: 0, codec: 'raw', dataOffset: at, byteLength: v.byteLength };
-    entries.push({ key, entry, parts: [[at, bytesOf(v)]] });
-    at = align64(at + v.byteLength);
+    tensors.push({ key, entry: { name: key, dtype: 'F32', sourceDtype: 'F32', shape: [v.length], segment: 0, codec: 'raw', dataOffset: layout.place(bytesOf(v)), byteLength: v.byteLength } });
   }
-  const segment = new Uint8Array(at);
-  for (const e of entries) for (const [off, bytes] of e.parts) segment.set(bytes, off);
+  for (const k of [1, 2]) for (const p of later) p.entry.planeOffsets!.push(layout.place(p.planes[k]));
+  const readBytes = Object.fromEntries(PRECISIONS.map((r) => [r.name, streamBytes + planeBytes.slice(0, r.planes).reduce((a, b) => a + b, 0)])) as Record<PrecisionName, number>;
   return {
-    compressed: { segment, codeLengths, tensors: entries.map(({ key, entry }) => ({ key, entry })) },
-    compressedBytes,
-    bitsPerWeight: (compressedBytes * 8) / weights,
+    compressed: { segment: layout.bytes(), codeLengths, tensors },
+    compressedBytes: readBytes.bf16,
+    bitsPerWeight: (readBytes.bf16 * 8) / weights,
+    readBytes,
   };
+}
+
+/**
+ * The block's matrices as a rung keeping `keep` planes reconstructs them, by the TypeScript reference
+ * (kernels/codec/planes-reference.ts) from the source's exponent symbols and the segment's planes:
+ * what the GPU decoders must produce at that rung (keep 3: the source weights themselves).
+ */
+export function rungMatrices(model: SyntheticModel, keep: 1 | 2 | 3): Record<(typeof MATRIX_KEYS)[number], Uint16Array> {
+  const out = {} as Record<(typeof MATRIX_KEYS)[number], Uint16Array>;
+  const seg = model.compressed.segment;
+  for (const { key, entry } of model.compressed.tensors) {
+    if (entry.codec !== 'huff8') continue;
+    const k = key as (typeof MATRIX_KEYS)[number];
+    const src = model.layer[k] as Uint16Array;
+    if (keep === 3) {
+      out[k] = src;
+      continue;
+    }
+    const n = entry.numElements!;
+    const symbols = new Uint8Array(n);
+    for (let i = 0; i < n; i++) symbols[i] = symbolOf(src[i]);
+    const planes = entry.planeOffsets!.slice(0, keep).map((o, p) => seg.subarray(o, o + (p === 2 ? Math.ceil(n / 2) : Math.ceil(n / 4))));
+    out[k] = new Uint16Array(n);
+    expandPlanesReference(symbols, planes, keep, 'BF16', out[k]);
+  }
+  return out;
 }
