@@ -1,4 +1,4 @@
-// Precision rungs from one store: each rung's weights vs mask-and-fill of the source, bytes read, compact cache form, lossless view.
+// Precision rungs from one store: each rung's weights vs mask-and-fill of the source, bytes read, compact cache form.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,6 @@ import { describeEwm } from './ewm-info.js';
 import { parseHfConfig } from '../model/hf-config.js';
 import { writeSafetensors } from '../model/safetensors-writer.js';
 import { gaussianF16 } from '../../kernels/codec/synthetic.js';
-import { decodeTensor } from '../../kernels/codec/codec.js';
 import { f16BitsToF32Bits } from '../../kernels/codec/reference-codec.js';
 import type { LayerWeights } from '../engine/runner-types.js';
 
@@ -109,26 +108,3 @@ for (const dtype of ['BF16', 'F16'] as const) {
   });
 }
 
-test('the lossless version-1 view (webgpu) decodes to the source bytes exactly', () => {
-  const src = join(work, 'src-view');
-  const source = writeEdgeValueFolder(src, seed + 1);
-  const ewm = join(work, 'view.ewm');
-  convertToEwm(src, ewm);
-  const provider = EwmWeightProvider.open(ewm, parseHfConfig({ ...TINY_LLAMA_CONFIG }, 'config.json'), { threads: 1 });
-  try {
-    const { file, segments } = provider.container;
-    for (const t of file.metadata.tensors) {
-      const seg = segments[t.segment];
-      const n = t.numElements!;
-      const enc = {
-        numElements: n, chunkSize: t.chunkSize!, bitLength: t.bitLength!, words: new Uint32Array(seg.buffer, seg.byteOffset + t.wordsOffset!, t.numWords!),
-        raw: new Uint8Array(seg.buffer, seg.byteOffset + t.rawOffset!, n), index: new Uint32Array(seg.buffer, seg.byteOffset + t.indexOffset!, 2 * Math.ceil(n / t.chunkSize!)),
-      };
-      const out = new Uint16Array(n);
-      decodeTensor(enc, file.metadata.segments[t.segment].codeLengths!, 'BF16', out);
-      assert.deepEqual(new Uint8Array(out.buffer), source.get(t.name), t.name);
-    }
-  } finally {
-    provider.close();
-  }
-});

@@ -8,7 +8,6 @@ import type { TensorInfo } from '../model/safetensors.js';
 import { expandPlanes } from '../../kernels/codec/codec.js';
 import { EwmFile } from './ewm-reader.js';
 import { NUM_PARTS, type TensorEntry } from './ewm-format.js';
-import { losslessV1View } from './ewm-lossless-view.js';
 import { PRECISIONS, planesFor, type PrecisionRung } from './precision.js';
 
 export interface EwmWeightOptions {
@@ -132,15 +131,6 @@ export class EwmWeightProvider implements WeightProvider {
   useSegmentSource(source: SegmentSource): void {
     this.source = source;
     this.resident = null;
-  }
-
-  /**
-   * The store as the webgpu backend reads it: lossless only, version-1 layout (see
-   * ewm-lossless-view.ts), built from whole segments.
-   */
-  get container(): { file: EwmFile; segments: readonly Uint8Array[] } {
-    const whole = this.file.metadata.segments.map((_, i) => this.resident?.[i] ?? this.file.readSegment(i));
-    return losslessV1View(this.file, whole);
   }
 
   embedding(): Float32Array {
