@@ -103,22 +103,31 @@ function decodeBench(): Record<string, number> {
     nativeExpandPlanes(symbols, planed.planes, keep, out32, { dtype: 'BF16', threads: 1 });
     if (!Buffer.from(out32.buffer).equals(Buffer.from(want.buffer))) throw new Error(`rung with ${keep} planes: expand differs from the reference`);
   }
-  // Side by side: lossless decode to FP32 from planes vs from interleaved raw bytes (version 1),
-  // alternated call by call so that both see the same neighbours; least CPU time of each.
-  let planesCpu = Infinity;
-  let interleavedCpu = Infinity;
-  for (let r = 0; r < 3 * runs; r++) {
-    for (const which of r % 2 === 0 ? ['planes', 'interleaved'] : ['interleaved', 'planes']) {
-      const c0 = process.cpuUsage();
-      if (which === 'planes') nativeDecodePlanes(planed, lengths, 3, out32, { dtype: 'BF16', threads: 1 });
-      else nativeDecode(enc, lengths, out32, { dtype: 'BF16', threads: 1 });
-      const c = process.cpuUsage(c0);
-      const cpu = (c.user + c.system) / 1e6;
-      if (which === 'planes') planesCpu = Math.min(planesCpu, cpu);
-      else interleavedCpu = Math.min(interleavedCpu, cpu);
+  // Side by side: lossless decode from planes vs from interleaved raw bytes (version 1), alternated
+  // call by call so that both see the same neighbours; least CPU time of each; interleaved / planes time.
+  const sideBySide = (planes: () => void, interleaved: () => void): number => {
+    let planesCpu = Infinity;
+    let interleavedCpu = Infinity;
+    for (let r = 0; r < 3 * runs; r++) {
+      for (const which of r % 2 === 0 ? ['planes', 'interleaved'] : ['interleaved', 'planes']) {
+        const c0 = process.cpuUsage();
+        (which === 'planes' ? planes : interleaved)();
+        const c = process.cpuUsage(c0);
+        const cpu = (c.user + c.system) / 1e6;
+        if (which === 'planes') planesCpu = Math.min(planesCpu, cpu);
+        else interleavedCpu = Math.min(interleavedCpu, cpu);
+      }
     }
-  }
-  result.losslessPlanesOverInterleavedSpeed = interleavedCpu / planesCpu;
+    return interleavedCpu / planesCpu;
+  };
+  result.losslessPlanesOverInterleavedSpeed = sideBySide(
+    () => nativeDecodePlanes(planed, lengths, 3, out32, { dtype: 'BF16', threads: 1 }),
+    () => nativeDecode(enc, lengths, out32, { dtype: 'BF16', threads: 1 }),
+  );
+  result.losslessPlanesOverInterleavedBf16Speed = sideBySide(
+    () => nativeDecodePlanes(planed, lengths, 3, out16, { dtype: 'BF16', threads: 1 }),
+    () => nativeDecode(enc, lengths, out16, { dtype: 'BF16', threads: 1 }),
+  );
   for (const threads of [1, 2]) {
     record(`decodePlanesBf16_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, 3, out16, { dtype: 'BF16', threads })), threads);
     for (const keep of [3, 2, 1]) record(`rung${keep}PlanesDecodeToF32Bf16Equiv_${threads}t_`, best(() => nativeDecodePlanes(planed, lengths, keep, out32, { dtype: 'BF16', threads })), threads);
@@ -197,6 +206,7 @@ const f = (x: unknown): string => (typeof x === 'number' ? x.toFixed(3) : String
 console.log(`decode of ${numElements} Gaussian BF16 weights (${f(decode.bitsPerWeight)} bits/weight), best of ${runs}:`);
 for (const [k, v] of Object.entries(decode)) if (k.endsWith('GBps')) console.log(`  ${k.padEnd(44)} ${f(v)} GB/s`);
 console.log(`lossless decode to FP32, planes (version 2) / interleaved raw bytes (version 1), speed ratio side by side: ${f(decode.losslessPlanesOverInterleavedSpeed)}`);
+console.log(`lossless decode to BF16, planes (version 2) / interleaved raw bytes (version 1), speed ratio side by side: ${f(decode.losslessPlanesOverInterleavedBf16Speed)}`);
 const c = e2e.containerTokensPerSecond as Record<string, number>;
 console.log(`end to end, batch 1, ${numTokens} decode steps: folder ${f(e2e.folderTokensPerSecond)} tok/s, container ${f(c.decodeThreads1)} tok/s (1 decode thread) / ${f(c.decodeThreads2)} tok/s (2), ratio ${f(e2e.containerOverFolder)}`);
 console.log(`load average ${report.loadAverage.map((x) => x.toFixed(1)).join(' ')} on ${report.cores} cores; written to ${values.out}`);
