@@ -57,11 +57,6 @@ export interface TensorEntry {
   bitLength?: number;
   /** Offsets of planes A, B, C (each inside part 0, 1, 2 respectively). */
   planeOffsets?: number[];
-  /**
-   * Interleaved sign+mantissa bytes: only in the version-1-layout lossless view that
-   * `losslessV1View` builds for the webgpu backend, never in a stored version-2 container.
-   */
-  rawOffset?: number;
 }
 
 export interface SafetensorsFileEntry {

@@ -28,16 +28,6 @@ export class EwmFile {
     this.tensorsByName = new Map(metadata.tensors.map((t) => [t.name, t]));
   }
 
-  /**
-   * An EwmFile over `metadata` that owns no file descriptor (reading segments from it throws):
-   * the lossless version-1-layout view handed to the webgpu backend (ewm-lossless-view.ts).
-   */
-  static detached(path: string, header: EwmHeader, metadata: EwmMetadata): EwmFile {
-    const f = new EwmFile(path, -1, header, metadata);
-    f.fd = null;
-    return f;
-  }
-
   static open(path: string): EwmFile {
     const where = basename(path);
     const fd = openReadOnly(path);

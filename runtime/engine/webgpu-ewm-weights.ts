@@ -7,9 +7,9 @@ import { atKeepPlan, buildFineIndex, decodeBlockFine, fineFusedSupported, fineIn
 import { decodedBytes, type CompressedWeight } from '../../kernels/webgpu/compressed-weight.js';
 import type { MatmulWeight } from '../../kernels/webgpu/matmul.js';
 import type { GpuWeight as DenseWeight } from '../../kernels/webgpu/gpu-weight.js';
-import { decodePlanes, decodeTensor } from '../../kernels/codec/codec.js';
+import { decodePlanes } from '../../kernels/codec/codec.js';
 import { planeByteLengths } from '../../kernels/codec/huff8-types.js';
-import { PRECISIONS, LOSSLESS } from '../container/precision.js';
+import { PRECISIONS } from '../container/precision.js';
 import { ModelFormatError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { checkTensors } from '../model/hf-weights.js';
@@ -21,8 +21,7 @@ import { BIAS_KEYS, MATRIX_KEYS, type GpuLayer, type GpuWeightSource } from './w
 
 /**
  * One compressed block: its segment bytes as the container stores them (version 2: index, stream
- * and bit-planes A, B, C, all three parts) and where each tensor lies inside. Entries with
- * `rawOffset` instead of `planeOffsets` (the version-1 layout the benchmark builds) serve bf16 only.
+ * and bit-planes A, B, C, all three parts) and where each tensor lies inside.
  */
 export interface CompressedLayerSpec {
   segment: Uint8Array;
@@ -67,30 +66,24 @@ function hostF32(spec: CompressedLayerSpec, e: TensorEntry): Float32Array {
     return out;
   }
   const n = e.numElements!;
-  if (e.planeOffsets) {
-    const lengths = planeByteLengths(n);
-    const planed = {
-      numElements: n,
-      chunkSize: e.chunkSize!,
-      bitLength: e.bitLength!,
-      words: new Uint32Array(seg.buffer, seg.byteOffset + e.wordsOffset!, e.numWords!),
-      index: new Uint32Array(seg.buffer, seg.byteOffset + e.indexOffset!, 2 * Math.ceil(n / e.chunkSize!)),
-      planes: e.planeOffsets.map((o, k) => new Uint8Array(seg.buffer, seg.byteOffset + o, lengths[k])),
-    };
-    // Vectors are read losslessly at every rung (runtime/container/precision.ts alwaysLossless).
-    decodePlanes(planed, spec.codeLengths!, 3, e.dtype as 'BF16' | 'F16', out);
-    return out;
-  }
-  const enc = {
+  const lengths = planeByteLengths(n);
+  const planed = {
     numElements: n,
     chunkSize: e.chunkSize!,
     bitLength: e.bitLength!,
     words: new Uint32Array(seg.buffer, seg.byteOffset + e.wordsOffset!, e.numWords!),
-    raw: new Uint8Array(seg.buffer, seg.byteOffset + e.rawOffset!, n),
     index: new Uint32Array(seg.buffer, seg.byteOffset + e.indexOffset!, 2 * Math.ceil(n / e.chunkSize!)),
+    planes: planeOffsetsOf(e).map((o, k) => new Uint8Array(seg.buffer, seg.byteOffset + o, lengths[k])),
   };
-  decodeTensor(enc, spec.codeLengths!, e.dtype as 'BF16' | 'F16', out);
+  // Vectors are read losslessly at every rung (runtime/container/precision.ts alwaysLossless).
+  decodePlanes(planed, spec.codeLengths!, 3, e.dtype as 'BF16' | 'F16', out);
   return out;
+}
+
+/** A huff8 entry's plane offsets (every version-2 container has them; version 1 is refused at open). */
+function planeOffsetsOf(e: TensorEntry): [number, number, number] {
+  if (e.planeOffsets?.length !== 3) throw new ModelFormatError(e.name, 'huff8 tensor without its three bit-planes');
+  return e.planeOffsets as [number, number, number];
 }
 
 /**
@@ -130,8 +123,6 @@ export async function uploadCompressedWeights(
   let blockScratchBytes = 16;
   let partialBytes = 16;
   const fineBuilds: { t: Huff8Tensor; index: FineIndex }[] = [];
-  // Lower rungs need every huff8 matrix stored as bit-planes.
-  let planed = true;
   for (let l = 0; l < config.numLayers; l++) {
     const spec = specs[l];
     if (!spec) throw new ModelFormatError(`layer.${l}`, 'block has no segment');
@@ -165,9 +156,8 @@ export async function uploadCompressedWeights(
         indexOffset: entry.indexOffset!,
         wordsOffset: entry.wordsOffset!,
         // NOTE: the resident store is the container's own (all three planes): every rung decodes from it, bf16 included.
-        ...(entry.planeOffsets ? { planes: { offsets: entry.planeOffsets as [number, number, number], keep: 3 as const } } : { rawOffset: entry.rawOffset! }),
+        planes: { offsets: planeOffsetsOf(entry), keep: 3 },
       };
-      planed &&= huff.planes !== undefined;
       const k = entry.shape[1];
       if (fineIndexSupported(huff)) {
         fineAt.push({ t: huff, wordOffset: auxWords });
@@ -213,7 +203,6 @@ export async function uploadCompressedWeights(
   const partials = own(rt.buffer(partialBytes, 'fused-partials'));
 
   const layerFor = (l: number, enc: GPUCommandEncoder, _rows: number, keep: 1 | 2 | 3 = 3): GpuLayer => {
-    if (keep !== 3 && !planed) throw new RangeError('webgpu: precision rungs need a planed (format version 2) store');
     const { slots, vectors, decode } = blocks[l];
     // A rung changes only which planes the decode kernels read (KEEP) and the fill: same store, same offsets, same outputs.
     if (decode) decodeBlockFine(rt, enc, keep === 3 ? decode.plan : atKeepPlan(decode.plan, keep), blockScratch!, err);
@@ -246,7 +235,7 @@ export async function uploadCompressedWeights(
     lmHead,
     finalNorm,
     layer: layerFor,
-    precisions: planed ? PRECISIONS.map((p) => p.name) : [LOSSLESS],
+    precisions: PRECISIONS.map((p) => p.name),
     gpuBytes: owned.reduce((n, b) => n + b.size, 0),
     destroy: () => owned.forEach((b) => b.destroy()),
   };
