@@ -87,13 +87,14 @@ test('native plane calls refuse missing or short planes with typed errors', () =
   assert.throws(() => nativeExpandPlanes(new Uint8Array(5000), enc.planes, 4, new Float32Array(5000), { dtype: 'BF16' }), RangeError);
 });
 
-test('every 16-bit pattern decodes through the planes exactly as mask-and-fill says (both paths, u16 and f32, every rung)', () => {
+test('every 16-bit pattern decodes through the planes exactly as mask-and-fill says (both paths, u16 and f32, every rung, chunks of 4096 and of 100)', () => {
   // All 65536 patterns in a scrambled order, plus a short tail (n % 16 != 0: the SIMD blocks and the scalar tail both run).
   const n = 65536 + 13;
   const data = new Uint16Array(n);
   for (let i = 0; i < n; i++) data[i] = ((i % 65536) * 40503 + 12345) & 0xffff;
-  for (const dtype of ['BF16', 'F16'] as const) {
-    const { enc, codeLengths } = planed(data, 4096);
+  // Chunks of 100: not a multiple of the fast path's 32- and 64-element blocks, so every chunk ends in a partial block.
+  for (const [dtype, chunkSize] of [['BF16', 4096], ['F16', 4096], ['BF16', 100], ['F16', 100]] as const) {
+    const { enc, codeLengths } = planed(data, chunkSize);
     const symbols = new Uint8Array(n);
     nativeDecodePlanes(enc, codeLengths, 1, symbols, { dtype });
     for (let keep = 1; keep <= 3; keep++) {
@@ -101,7 +102,7 @@ test('every 16-bit pattern decodes through the planes exactly as mask-and-fill s
       const wantBits = Uint32Array.from(want, (w) => (dtype === 'BF16' ? (w << 16) >>> 0 : f16BitsToF32Bits(w)));
       const rungPlanes = enc.planes.slice(0, keep);
       for (const portable of [false, true]) {
-        const what = `${dtype} keep ${keep} portable ${portable}`;
+        const what = `${dtype} chunk ${chunkSize} keep ${keep} portable ${portable}`;
         const out16 = new Uint16Array(n).fill(0xdead);
         nativeDecodePlanes({ ...enc, planes: rungPlanes }, codeLengths, keep, out16, { dtype, portable });
         assert.deepEqual(out16, want, `${what} u16`);

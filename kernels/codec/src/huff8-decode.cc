@@ -159,6 +159,69 @@ HUFF8_INLINE void emit(const uint8_t* sym, const uint8_t* raw, const Planes& pla
   combine(sym + done, rawScratch, out, first + done, n - done, mode);
 }
 
+// A decoded group of chunks whose symbols still wait to be joined into the output. While the next group
+// decodes, step() joins one 32-element block of it per decode round; finish() writes whatever is left.
+// NOTE: the decode rounds are latency-bound (each table lookup waits on the previous code's length), so the
+// join's independent SIMD work fills idle issue slots instead of running as a pass of its own; only the
+// planes layout's fused join (fast path) steps, every other output waits for finish().
+constexpr uint32_t kJoinStep = 64;  // elements per step(), a multiple of 32
+
+template <bool kSimd, int G>
+class PendingJoin {
+ public:
+  PendingJoin(const DecodeJob& job, uint8_t* rawScratch) : job_(job), rawScratch_(rawScratch) {
+#ifdef HUFF8_X86_SIMD
+    stepping_ = kSimd && job.raw == nullptr && job.mode != OutMode::kSymbols;
+#endif
+  }
+
+  // Takes `count` chunks of n elements each, chunk g's symbols in sym[g], its first element at first + g * n.
+  void reset(uint8_t* const* sym, int count, uint64_t first, uint32_t n) {
+    for (int g = 0; g < count; g++) sym_[g] = sym[g];
+    count_ = count;
+    first_ = first;
+    n_ = n;
+    blocksEnd_ = n & ~(kJoinStep - 1);
+    g_ = 0;
+    at_ = 0;
+    if (blocksEnd_ == 0) g_ = count_;  // nothing for step()
+    if (!stepping_) finish();  // the other outputs are written at once, while the symbols are in L1
+  }
+
+  HUFF8_INLINE void step() {
+#ifdef HUFF8_X86_SIMD
+    if (!stepping_ || g_ >= count_) return;
+    fusedPlanesAny(sym_[g_] + at_, job_.planes, job_.mode, first_ + uint64_t(g_) * n_ + at_, kJoinStep, job_.out);
+    at_ += kJoinStep;
+    if (at_ == blocksEnd_) {
+      g_++;
+      at_ = 0;
+    }
+#endif
+  }
+
+  void finish() {
+    for (int g = 0; g < count_; g++) {
+      uint32_t from = g < g_ ? blocksEnd_ : g == g_ ? at_ : 0;  // what step() has written of chunk g
+      if (from < n_) emit<kSimd>(sym_[g] + from, job_.raw, job_.planes, rawScratch_, job_.out, first_ + uint64_t(g) * n_ + from, n_ - from, job_.mode);
+    }
+    count_ = 0;
+    g_ = 0;
+    at_ = 0;
+  }
+
+ private:
+  const DecodeJob& job_;
+  uint8_t* rawScratch_;
+  bool stepping_ = false;
+  const uint8_t* sym_[G] = {};
+  int count_ = 0;
+  uint64_t first_ = 0;
+  uint32_t n_ = 0, blocksEnd_ = 0;
+  int g_ = 0;        // chunk step() works on
+  uint32_t at_ = 0;  // its next element (a multiple of kJoinStep)
+};
+
 std::string chunkError(uint64_t c, const char* what) {
   return "chunk " + std::to_string(c) + ": " + what;
 }
@@ -173,9 +236,9 @@ HUFF8_INLINE bool decodeSingle(const DecodeTable& t, const uint32_t* w, uint64_t
 
 // Decodes G chunks of n codes each in lockstep: independent dependency chains keep the core busy.
 // NOTE: each multi-symbol lookup yields up to 6 codes; a window of 32 bits serves two lookups.
-template <int G>
+template <int G, typename Background>
 HUFF8_INLINE bool decodeGroup(const DecodeTable& t, const uint32_t* w, uint64_t* pos, const uint64_t* end,
-                              uint8_t* const* sym, uint32_t n) {
+                              uint8_t* const* sym, uint32_t n, Background& background) {
   uint32_t i[G];
   for (int g = 0; g < G; g++) i[g] = 0;
   for (;;) {
@@ -203,6 +266,7 @@ HUFF8_INLINE bool decodeGroup(const DecodeTable& t, const uint32_t* w, uint64_t*
         }
         if (__builtin_expect(pos[g] > end[g], 0)) return false;
       }
+      background.step();
     }
   }
   for (int g = 0; g < G; g++) {
@@ -221,10 +285,13 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
   const uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
   constexpr int G = 4;
   const size_t stride = job.chunkSize + 64;  // multi-symbol stores may write 7 bytes past the end
-  std::vector<uint8_t> scratch(size_t(G) * stride);
+  // Two sets of G symbol buffers: one group decodes into one set while the previous group's is joined.
+  std::vector<uint8_t> scratch(size_t(2 * G) * stride);
   std::vector<uint8_t> rawScratch(job.raw == nullptr ? job.chunkSize : 0);
-  uint8_t* sym[G];
-  for (int g = 0; g < G; g++) sym[g] = scratch.data() + size_t(g) * stride;
+  uint8_t* sym[2][G];
+  for (int k = 0; k < 2 * G; k++) sym[k / G][k % G] = scratch.data() + size_t(k) * stride;
+  int cur = 0;
+  PendingJoin<kSimd, G> pending(job, rawScratch.data());
   uint64_t c = cBegin;
   while (c < cEnd) {
     int group = 1;
@@ -242,18 +309,20 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
     uint32_t n = uint32_t(std::min<uint64_t>(job.chunkSize, job.numElements - first));
     bool ok;
     if (group == G) {
-      ok = decodeGroup<G>(t, job.words, pos, end, sym, n);
+      ok = decodeGroup<G>(t, job.words, pos, end, sym[cur], n, pending);
     } else {
-      ok = decodeGroup<1>(t, job.words, pos, end, sym, n);
+      ok = decodeGroup<1>(t, job.words, pos, end, sym[cur], n, pending);
     }
     if (!ok) return chunkError(c, "invalid code or stream overruns its chunk");
     for (int g = 0; g < group; g++) {
       if (pos[g] != end[g]) return chunkError(c + g, "stream does not end at the next chunk's offset");
-      uint64_t f = (c + g) * job.chunkSize;
-      emit<kSimd>(sym[g], job.raw, job.planes, rawScratch.data(), job.out, f, n, job.mode);
     }
+    pending.finish();
+    pending.reset(sym[cur], group, first, n);
+    cur ^= 1;
     c += group;
   }
+  pending.finish();
   return "";
 }
 
