@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
-#define HUFF8_X86_SIMD 1  // fused plane join in huff8-planes.h (fast path only)
+#define HUFF8_X86_SIMD 1  // fused plane join in huff8-planes.h (SSE2, fast path only)
 #endif
 
 #include "huff8.h"
@@ -136,91 +136,8 @@ HUFF8_INLINE void combine(const uint8_t* sym, const uint8_t* raw, void* out, uin
   }
 }
 
-#include "huff8-planes.h"  // rawFromPlanes, fusedPlanesAny (inside this anonymous namespace)
-
-// Writes symbols + raw bytes of [first, first + n) to the output mode; raw from planes when job has no raw.
-template <bool kSimd>
-HUFF8_INLINE void emit(const uint8_t* sym, const uint8_t* raw, const Planes& planes, uint8_t* rawScratch, void* out,
-                       uint64_t first, size_t n, OutMode mode) {
-  if (mode == OutMode::kSymbols) {
-    std::memcpy(static_cast<uint8_t*>(out) + first, sym, n);
-    return;
-  }
-  if (raw != nullptr) {
-    combine(sym, raw + first, out, first, n, mode);
-    return;
-  }
-  size_t done = 0;
-#ifdef HUFF8_X86_SIMD
-  if (kSimd) done = fusedPlanesAny(sym, planes, mode, first, n, out);
-#endif
-  if (done == n) return;
-  rawFromPlanes(planes, sym + done, first + done, n - done, rawScratch);
-  combine(sym + done, rawScratch, out, first + done, n - done, mode);
-}
-
-// A decoded group of chunks whose symbols still wait to be joined into the output. While the next group
-// decodes, step() joins one 32-element block of it per decode round; finish() writes whatever is left.
-// NOTE: the decode rounds are latency-bound (each table lookup waits on the previous code's length), so the
-// join's independent SIMD work fills idle issue slots instead of running as a pass of its own; only the
-// planes layout's fused join (fast path) steps, every other output waits for finish().
-constexpr uint32_t kJoinStep = 64;  // elements per step(), a multiple of 32
-
-template <bool kSimd, int G>
-class PendingJoin {
- public:
-  PendingJoin(const DecodeJob& job, uint8_t* rawScratch) : job_(job), rawScratch_(rawScratch) {
-#ifdef HUFF8_X86_SIMD
-    stepping_ = kSimd && job.raw == nullptr && job.mode != OutMode::kSymbols;
-#endif
-  }
-
-  // Takes `count` chunks of n elements each, chunk g's symbols in sym[g], its first element at first + g * n.
-  void reset(uint8_t* const* sym, int count, uint64_t first, uint32_t n) {
-    for (int g = 0; g < count; g++) sym_[g] = sym[g];
-    count_ = count;
-    first_ = first;
-    n_ = n;
-    blocksEnd_ = n & ~(kJoinStep - 1);
-    g_ = 0;
-    at_ = 0;
-    if (blocksEnd_ == 0) g_ = count_;  // nothing for step()
-    if (!stepping_) finish();  // the other outputs are written at once, while the symbols are in L1
-  }
-
-  HUFF8_INLINE void step() {
-#ifdef HUFF8_X86_SIMD
-    if (!stepping_ || g_ >= count_) return;
-    fusedPlanesAny(sym_[g_] + at_, job_.planes, job_.mode, first_ + uint64_t(g_) * n_ + at_, kJoinStep, job_.out);
-    at_ += kJoinStep;
-    if (at_ == blocksEnd_) {
-      g_++;
-      at_ = 0;
-    }
-#endif
-  }
-
-  void finish() {
-    for (int g = 0; g < count_; g++) {
-      uint32_t from = g < g_ ? blocksEnd_ : g == g_ ? at_ : 0;  // what step() has written of chunk g
-      if (from < n_) emit<kSimd>(sym_[g] + from, job_.raw, job_.planes, rawScratch_, job_.out, first_ + uint64_t(g) * n_ + from, n_ - from, job_.mode);
-    }
-    count_ = 0;
-    g_ = 0;
-    at_ = 0;
-  }
-
- private:
-  const DecodeJob& job_;
-  uint8_t* rawScratch_;
-  bool stepping_ = false;
-  const uint8_t* sym_[G] = {};
-  int count_ = 0;
-  uint64_t first_ = 0;
-  uint32_t n_ = 0, blocksEnd_ = 0;
-  int g_ = 0;        // chunk step() works on
-  uint32_t at_ = 0;  // its next element (a multiple of kJoinStep)
-};
+#include "huff8-planes.h"  // rawFromPlanes, fusedPlanes (inside this anonymous namespace)
+#include "huff8-join.h"    // emit, PendingJoin
 
 std::string chunkError(uint64_t c, const char* what) {
   return "chunk " + std::to_string(c) + ": " + what;
@@ -279,7 +196,7 @@ HUFF8_INLINE bool decodeGroup(const DecodeTable& t, const uint32_t* w, uint64_t*
   return true;
 }
 
-template <bool kSimd>
+template <bool kSimd, typename Step>
 HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, uint64_t cBegin,
                                     uint64_t cEnd) {
   const uint64_t numChunks = (job.numElements + job.chunkSize - 1) / job.chunkSize;
@@ -291,7 +208,7 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
   uint8_t* sym[2][G];
   for (int k = 0; k < 2 * G; k++) sym[k / G][k % G] = scratch.data() + size_t(k) * stride;
   int cur = 0;
-  PendingJoin<kSimd, G> pending(job, rawScratch.data());
+  PendingJoin<kSimd, G, Step> pending(job, rawScratch.data());
   uint64_t c = cBegin;
   while (c < cEnd) {
     int group = 1;
@@ -327,17 +244,35 @@ HUFF8_INLINE std::string decodeImpl(const DecodeTable& t, const DecodeJob& job, 
 }
 
 std::string decodePortable(const DecodeTable& t, const DecodeJob& job, uint64_t b, uint64_t e) {
-  return decodeImpl<false>(t, job, b, e);
+  return decodeImpl<false, NoJoinStep>(t, job, b, e);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef HUFF8_X86_SIMD
+// The planes layout's decode for one output mode, with the rung's fused join inlined into the decode loop.
+template <OutMode kMode>
+HUFF8_INLINE std::string decodeFusedFor(const DecodeTable& t, const DecodeJob& job, uint64_t b, uint64_t e) {
+  if (job.planes.keep >= 3) return decodeImpl<true, FusedJoinStep<3, kMode>>(t, job, b, e);
+  if (job.planes.keep == 2) return decodeImpl<true, FusedJoinStep<2, kMode>>(t, job, b, e);
+  return decodeImpl<true, FusedJoinStep<1, kMode>>(t, job, b, e);
+}
+
+// NOTE: one copy of the decode loop per rung and output (9 in all): the join runs inside the loop
+// (PendingJoin), where a call per step would spill the loop's registers.
 __attribute__((target("avx2,bmi,bmi2"))) std::string decodeFast(const DecodeTable& t, const DecodeJob& job,
                                                                  uint64_t b, uint64_t e) {
-  return decodeImpl<true>(t, job, b, e);
+  if (job.raw == nullptr) {
+    switch (job.mode) {
+      case OutMode::kU16: return decodeFusedFor<OutMode::kU16>(t, job, b, e);
+      case OutMode::kBf16ToF32: return decodeFusedFor<OutMode::kBf16ToF32>(t, job, b, e);
+      case OutMode::kF16ToF32: return decodeFusedFor<OutMode::kF16ToF32>(t, job, b, e);
+      default: break;
+    }
+  }
+  return decodeImpl<true, NoJoinStep>(t, job, b, e);
 }
 #else
 std::string decodeFast(const DecodeTable& t, const DecodeJob& job, uint64_t b, uint64_t e) {
-  return decodeImpl<false>(t, job, b, e);
+  return decodeImpl<false, NoJoinStep>(t, job, b, e);
 }
 #endif
 
@@ -362,7 +297,7 @@ void expandPortable(const uint8_t* sym, const Planes& p, OutMode mode, void* out
   expandImpl<false>(sym, p, mode, out, first, n);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef HUFF8_X86_SIMD
 __attribute__((target("avx2,bmi,bmi2"))) void expandFast(const uint8_t* sym, const Planes& p, OutMode mode, void* out,
                                                           uint64_t first, uint64_t n) {
   expandImpl<true>(sym, p, mode, out, first, n);

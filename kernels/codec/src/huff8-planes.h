@@ -23,13 +23,14 @@ struct SpreadTables {
 const SpreadTables kSpread;
 
 #ifdef HUFF8_X86_SIMD
-// NOTE: the SIMD kernels below are reached only from the fast path (decodeFast/expandFast, which need AVX2 and
-// BMI2), so they may use AVX2's three-operand encodings; their arithmetic is SSE2 on 16-byte vectors.
+// NOTE: the kernels below are SSE2 only (every x86-64 has it), so they need no target attribute and inline
+// into the decode loop of the fast path (decodeFast/expandFast), which compiles them with AVX2's encodings;
+// only the fast path calls them, the portable path stays scalar.
 
 // One plane of 2-bit fields (A or B, 4 per byte) for 32 elements (8 bytes) -> 16 bytes in plane C's nibble
 // layout (element i in bits 4*(i&1) of byte i>>1): each 16-bit lane spreads one plane byte's four fields
 // to its four nibbles, bits 1..0 of each nibble.
-__attribute__((target("avx2"))) static inline __m128i spreadFields(const uint8_t* src) {
+HUFF8_INLINE __m128i spreadFields(const uint8_t* src) {
   __m128i x = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src)), _mm_setzero_si128());
   x = _mm_and_si128(_mm_or_si128(x, _mm_slli_epi16(x, 4)), _mm_set1_epi16(0x0F0F));
   return _mm_and_si128(_mm_or_si128(x, _mm_slli_epi16(x, 2)), _mm_set1_epi16(0x3333));
@@ -41,8 +42,7 @@ __attribute__((target("avx2"))) static inline __m128i spreadFields(const uint8_t
 // byte for byte with plane C's nibbles (the low one); about 25 instructions per 32 elements, where a pshufb
 // spread per plane took about 45 and left the lossless planes decode to BF16 ~5% behind the interleaved layout.
 template <int kKeep>
-__attribute__((target("avx2"))) static inline void raw32(const uint8_t* A, const uint8_t* B, const uint8_t* C, size_t j,
-                                                          __m128i* r0, __m128i* r1) {
+HUFF8_INLINE void raw32(const uint8_t* A, const uint8_t* B, const uint8_t* C, size_t j, __m128i* r0, __m128i* r1) {
   const __m128i lowNibbles = _mm_set1_epi8(0x0F);
   __m128i hi = _mm_slli_epi16(spreadFields(A + 8 * j), 2);
   if (kKeep >= 2) hi = _mm_or_si128(hi, spreadFields(B + 8 * j));
@@ -60,7 +60,7 @@ __attribute__((target("avx2"))) static inline void raw32(const uint8_t* A, const
 
 // Dropped-bit fill of 16 raw bytes (docs/format.md 2.6): `fill` where the symbol's exponent is neither 0 nor all
 // ones. `expMask` is the exponent's bits within the symbol (0xFF for BF16, 0xF8 for FP16).
-__attribute__((target("avx2"))) static inline __m128i fillRaw16(__m128i r, __m128i s, __m128i fill, __m128i expMask) {
+HUFF8_INLINE __m128i fillRaw16(__m128i r, __m128i s, __m128i fill, __m128i expMask) {
   __m128i e = _mm_and_si128(s, expMask);
   __m128i special = _mm_or_si128(_mm_cmpeq_epi8(e, _mm_setzero_si128()), _mm_cmpeq_epi8(e, expMask));
   return _mm_or_si128(r, _mm_andnot_si128(special, fill));
@@ -69,7 +69,7 @@ __attribute__((target("avx2"))) static inline __m128i fillRaw16(__m128i r, __m12
 // FP16 -> FP32 bits of 4 patterns in the low 16 bits of each u32 lane, exactly as f16ToF32Bits (docs/format.md 2.5):
 // the exponent and mantissa shifted into place and scaled by 2^112 (rebias, subnormals normalized), inf/NaN built
 // directly so that a NaN keeps its payload without a forced quiet bit.
-__attribute__((target("avx2"))) static inline __m128i f16x4ToF32Bits(__m128i h) {
+HUFF8_INLINE __m128i f16x4ToF32Bits(__m128i h) {
   const __m128i emMask = _mm_set1_epi32(0x7FFF);
   __m128i em = _mm_and_si128(h, emMask);
   __m128i sign = _mm_slli_epi32(_mm_andnot_si128(emMask, h), 16);
@@ -82,7 +82,7 @@ __attribute__((target("avx2"))) static inline __m128i f16x4ToF32Bits(__m128i h) 
 
 // Stores 16 joined 16-bit patterns (elements 0..7 in w0, 8..15 in w1) at out[at..at+16) in the output's form.
 template <OutMode kMode>
-__attribute__((target("avx2"))) static inline void store16(void* out, uint64_t at, __m128i w0, __m128i w1) {
+HUFF8_INLINE void store16(void* out, uint64_t at, __m128i w0, __m128i w1) {
   const __m128i zero = _mm_setzero_si128();
   if (kMode == OutMode::kU16) {
     __m128i* o = reinterpret_cast<__m128i*>(static_cast<uint16_t*>(out) + at);
@@ -109,8 +109,7 @@ __attribute__((target("avx2"))) static inline void store16(void* out, uint64_t a
 // NOTE: run right after a chunk's symbols are decoded (still in L1); the separate raw-byte pass this replaced
 // had cost the lossless decode to BF16 ~15% against the interleaved layout.
 template <int kKeep, OutMode kMode>
-__attribute__((target("avx2"))) static size_t fusedPlanes(const uint8_t* sym, const Planes& p, uint64_t first, size_t n,
-                                                           void* out) {
+HUFF8_INLINE size_t fusedPlanes(const uint8_t* sym, const Planes& p, uint64_t first, size_t n, void* out) {
   const uint8_t* A = p.plane[0] + first / 4;
   const uint8_t* B = p.plane[1] + first / 4;
   const uint8_t* C = p.plane[2] + first / 2;
@@ -135,14 +134,14 @@ __attribute__((target("avx2"))) static size_t fusedPlanes(const uint8_t* sym, co
 }
 
 template <OutMode kMode>
-static size_t fusedPlanesKeep(const uint8_t* sym, const Planes& p, uint64_t first, size_t n, void* out) {
+__attribute__((target("avx2"))) size_t fusedPlanesKeep(const uint8_t* sym, const Planes& p, uint64_t first, size_t n, void* out) {
   if (p.keep >= 3) return fusedPlanes<3, kMode>(sym, p, first, n, out);
   if (p.keep == 2) return fusedPlanes<2, kMode>(sym, p, first, n, out);
   return fusedPlanes<1, kMode>(sym, p, first, n, out);
 }
 
-// The fused join for the output modes it serves (every one but kSymbols); returns elements written.
-static size_t fusedPlanesAny(const uint8_t* sym, const Planes& p, OutMode mode, uint64_t first, size_t n, void* out) {
+// The fused join for the output modes it serves (every one but kSymbols); returns elements written. Fast path only.
+__attribute__((target("avx2"))) size_t fusedPlanesAny(const uint8_t* sym, const Planes& p, OutMode mode, uint64_t first, size_t n, void* out) {
   switch (mode) {
     case OutMode::kU16: return fusedPlanesKeep<OutMode::kU16>(sym, p, first, n, out);
     case OutMode::kBf16ToF32: return fusedPlanesKeep<OutMode::kBf16ToF32>(sym, p, first, n, out);
