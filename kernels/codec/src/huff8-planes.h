@@ -1,6 +1,6 @@
 // Bit-plane helpers of the huff8 decoder (format version 2): raw sign+mantissa bytes rebuilt from the planes a rung keeps.
 // Included once, inside huff8-decode.cc's anonymous namespace (it uses HUFF8_INLINE and Planes from there);
-// that file includes <immintrin.h> at the top and defines HUFF8_X86_SIMD on x86.
+// that file includes <immintrin.h> at the top and defines HUFF8_X86_SIMD on x86 with SSE2 (every x86-64).
 #pragma once
 
 // Spread tables: one plane byte -> the raw-byte bits of the 2 or 4 elements it holds, as little-endian lanes
@@ -106,8 +106,9 @@ HUFF8_INLINE void store16(void* out, uint64_t at, __m128i w0, __m128i w1) {
 // Joins symbols and the rung's planes for elements [first, first + n) straight into `out` (indexed from 0,
 // element `first` at out[first]), 32 at a time: the raw bytes never go through memory. Returns how many it
 // wrote (a multiple of 32); the caller does the rest.
-// NOTE: run right after a chunk's symbols are decoded (still in L1); the separate raw-byte pass this replaced
-// had cost the lossless decode to BF16 ~15% against the interleaved layout.
+// NOTE: the decoder runs it from PendingJoin (huff8-join.h) while the next chunks decode, the symbols still in
+// L1/L2; the raw-byte scratch pass it replaced had cost the lossless decode to BF16 ~15% against the
+// interleaved layout.
 template <int kKeep, OutMode kMode>
 HUFF8_INLINE size_t fusedPlanes(const uint8_t* sym, const Planes& p, uint64_t first, size_t n, void* out) {
   const uint8_t* A = p.plane[0] + first / 4;
@@ -164,19 +165,18 @@ HUFF8_INLINE void rawFromPlanes(const Planes& p, const uint8_t* sym, uint64_t fi
   const uint8_t* B = p.plane[1] + first / 4;
   const uint8_t* C = p.plane[2] + first / 2;
   const size_t quads = n / 4;
-  const size_t done = 0;
   if (p.keep >= 3) {
-    for (size_t j = done; j < quads; j++) {
+    for (size_t j = 0; j < quads; j++) {
       uint32_t v = kSpread.a[A[j]] | kSpread.b[B[j]] | uint32_t(kSpread.c[C[2 * j]]) | (uint32_t(kSpread.c[C[2 * j + 1]]) << 16);
       std::memcpy(raw + 4 * j, &v, 4);
     }
   } else if (p.keep == 2) {
-    for (size_t j = done; j < quads; j++) {
+    for (size_t j = 0; j < quads; j++) {
       uint32_t v = kSpread.a[A[j]] | kSpread.b[B[j]];
       std::memcpy(raw + 4 * j, &v, 4);
     }
   } else {
-    for (size_t j = done; j < quads; j++) std::memcpy(raw + 4 * j, &kSpread.a[A[j]], 4);
+    for (size_t j = 0; j < quads; j++) std::memcpy(raw + 4 * j, &kSpread.a[A[j]], 4);
   }
   for (size_t i = 4 * quads; i < n; i++) {  // the tail of a short last chunk
     uint8_t r = uint8_t(((A[i >> 2] >> (2 * (i & 3))) & 3u) << 6);
