@@ -256,8 +256,8 @@ HUFF8_INLINE std::string decodeFusedFor(const DecodeTable& t, const DecodeJob& j
   return decodeImpl<true, FusedJoinStep<1, kMode>>(t, job, b, e);
 }
 
-// NOTE: one copy of the decode loop per rung and output (9 in all): the join runs inside the loop
-// (PendingJoin), where a call per step would spill the loop's registers.
+// NOTE: one copy of the decode loop per rung and output (9 in all, ~110 KB of code) so that the join step is
+// inlined into it (PendingJoin): a call per step was 4-9% slower (measured, 1 thread).
 __attribute__((target("avx2,bmi,bmi2"))) std::string decodeFast(const DecodeTable& t, const DecodeJob& job,
                                                                  uint64_t b, uint64_t e) {
   if (job.raw == nullptr) {

@@ -45,8 +45,9 @@ struct FusedJoinStep {
 // A decoded group of chunks whose symbols still wait to be joined into the output. While the next group
 // decodes, step() joins kJoinStep elements of it per decode round; finish() writes whatever is left.
 // NOTE: the decode rounds are latency-bound (each table lookup waits on the previous code's length), so the
-// join's independent SIMD work fills idle issue slots instead of running as a pass of its own: the lossless
-// planes decode went from ~0.97 to ~1.0-1.05 of the interleaved layout's speed (and to FP32 +10-15%).
+// join's independent SIMD work fills idle issue slots instead of running as a pass of its own: side by side at
+// 1 thread, the lossless planes decode went from ~0.98 to ~1.03-1.07 of the interleaved layout's speed to BF16,
+// and from ~0.97 to ~1.15 to FP32 (the interleaved path still joins in a pass of its own).
 template <bool kSimd, int G, typename Step>
 class PendingJoin {
  public:
