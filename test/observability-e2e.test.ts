@@ -2,18 +2,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { convertToEwm } from '../../runtime/container/ewm-writer.js';
-import { postJson } from '../test-helpers.js';
-import { parsePrometheusText, sumSamples } from './prometheus-text.js';
-
-const CLI = fileURLToPath(new URL('../../bin/edgewise.js', import.meta.url));
-const DEFAULT_MODEL = fileURLToPath(new URL('../../../models/default', import.meta.url));
+import { convertToEwm } from '../runtime/container/ewm-writer.js';
+import { postJson } from '../server/test-helpers.js';
+import { parsePrometheusText, sumSamples } from '../server/observability/prometheus-text.js';
+import { DEFAULT_MODEL, spawnServer } from './e2e-server.js';
 
 interface OtlpSpan {
   name: string;
@@ -48,26 +44,11 @@ test('serve on a compressed model with --memory-budget: every metric, the OTLP s
   const collector = await startCollector();
   const ewm = join(work, 'default.ewm');
   convertToEwm(DEFAULT_MODEL, ewm);
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--model', ewm, '--model-id', 'default', '--memory-budget', '9MiB', '--log-level', 'info'], {
-    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await spawnServer(['--model', ewm, '--model-id', 'default', '--memory-budget', '9MiB', '--log-level', 'info'], {
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100',
   });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${out}`)), 60_000);
-      proc.stdout!.on('data', () => {
-        const m = /at (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      void exited.then((code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-    });
+    const url = server.url;
     const numRequests = 4;
     let completionTokens = 0;
     for (let i = 0; i < numRequests; i++) {
@@ -121,13 +102,12 @@ test('serve on a compressed model with --memory-budget: every metric, the OTLP s
       assert.ok(Number(attr(root, 'gen_ai.usage.output_tokens')) > 0);
     }
   } finally {
-    if (proc.exitCode === null) proc.kill('SIGTERM');
-    assert.equal(await exited, 0, out);
+    assert.equal(await server.stop(), 0, server.output());
     collector.close();
     rmSync(work, { recursive: true, force: true });
   }
   // --log-level info: exactly one line per finished request (the refused one never reached the engine).
-  const finished = out.split('\n').filter((l) => l.includes('"msg":"request finished"'));
-  assert.equal(finished.length, 4, out);
+  const finished = server.output().split('\n').filter((l) => l.includes('"msg":"request finished"'));
+  assert.equal(finished.length, 4, server.output());
   for (const line of finished) assert.match(line, /"level":30,.*"model":"default".*"ttftMs":\d+.*"totalMs":\d+/);
 });

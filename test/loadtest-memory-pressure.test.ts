@@ -2,18 +2,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { convertToEwm } from '../runtime/container/ewm-writer.js';
 import { writeCalibration } from '../runtime/calibration/ewm-calibration-store.js';
-import { command } from './cli.js';
-import type { LoadTestReport } from './report-model.js';
-
-const CLI = fileURLToPath(new URL('../bin/edgewise.js', import.meta.url));
-const DEFAULT_MODEL = fileURLToPath(new URL('../../models/default', import.meta.url));
+import { command } from '../loadtest/cli.js';
+import type { LoadTestReport } from '../loadtest/report-model.js';
+import { DEFAULT_MODEL, spawnServer } from './e2e-server.js';
 
 test('--memory-pressure cuts the budget mid-run; the timeline shows the budget, governed memory and depth falling, then the restore', async () => {
   const work = mkdtempSync(join(tmpdir(), 'lt-pressure-'));
@@ -24,25 +20,9 @@ test('--memory-pressure cuts the budget mid-run; the timeline shows the budget, 
     layerImportance: { method: 'block-influence', scores: [0.1, 0.12, 0.16, 0.17, 0.13, 0.14], ranking: [3, 2, 5, 4, 1, 0], numTokens: 1 },
     qualityTables: { numTokens: 1, windowTokens: 1, points: [6, 5, 4, 3, 2, 1].map((depth) => ({ depth, precision: 'bf16', perplexity: 10 + 0.5 * (6 - depth) })) },
   });
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--model', ewm, '--model-id', 'default', '--memory-budget', '64MB', '--quality', 'fast', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const server = await spawnServer(['--model', ewm, '--model-id', 'default', '--memory-budget', '64MB', '--quality', 'fast']);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${out}`)), 60_000);
-      proc.stdout!.on('data', () => {
-        const m = /at (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      void exited.then((code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-    });
+    const url = server.url;
     const dir = join(work, 'out');
     const code = await command.run(['--url', url, '--protocol', 'ws', '--concurrency', '4', '--requests', '16', '--max-tokens', '8',
       '--memory-pressure', '3000000', '--scrape-interval-ms', '50', '--out', dir, '--strict']);
@@ -68,8 +48,7 @@ test('--memory-pressure cuts the budget mid-run; the timeline shows the budget, 
     assert.match(html, /Governor: precision of finished requests/);
     assert.match(html, /budget cut/);
   } finally {
-    if (proc.exitCode === null) proc.kill('SIGTERM');
-    await exited;
+    await server.stop();
     rmSync(work, { recursive: true, force: true });
   }
 });
