@@ -1,36 +1,22 @@
 // Each forward WGSL kernel against its plain TypeScript reference on fresh random inputs (SwiftShader in CI).
 
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { Prng } from '../../runtime/generation/prng.js';
+import { describe, it } from 'node:test';
 import { bf16ToF32 } from '../../runtime/model/dtype.js';
-import { openGpu, type GpuContext } from './device.js';
-import { KernelRuntime } from './kernel-runtime.js';
 import { uploadWeight } from './gpu-weight.js';
 import { matmul } from './matmul.js';
 import { gather, rmsnorm } from './norm-gather.js';
 import { attention, kvStore, rope, META_STRIDE } from './attention.js';
 import { addInPlace, siluMul } from './elementwise.js';
-import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randBf16, randUniform } from './gpu-test-util.js';
+import { assertClose, gpuSuite, poison, randBf16, randUniform } from './gpu-test-util.js';
 import { addRef, attentionRef, gatherRef, matmulRef, rmsnormRef, ropeRef, siluMulRef } from '../reference/forward-ops.js';
 
 for (const subgroups of [true, false]) {
   describe(`forward kernels (subgroups ${subgroups ? 'when offered' : 'off'})`, () => {
-    let gpu: GpuContext | null = null;
-    let rt: KernelRuntime;
-    const seed = freshSeed();
-    const prng = new Prng(seed);
-    before(async () => {
-      gpu = await openGpu({ disableSubgroups: !subgroups });
-      if (gpu) rt = new KernelRuntime(gpu);
-    });
-    after(() => gpu?.destroy());
-    const ready = (t: TestContext): boolean => {
-      if (!gpu) t.skip(NO_GPU_MESSAGE);
-      return gpu !== null;
-    };
+    const suite = gpuSuite({ open: { disableSubgroups: !subgroups } });
+    const { seed, prng, ready } = suite;
     const out = (count: number): GPUBuffer => {
-      const b = rt.buffer(count * 4);
-      poison(rt, b);
+      const b = suite.rt.buffer(count * 4);
+      poison(suite.rt, b);
       return b;
     };
 
@@ -58,15 +44,15 @@ for (const subgroups of [true, false]) {
           // Accumulating products start from fresh random y (the residual), others from poison.
           const y0 = epilogue === 'acc' ? randUniform(prng, m * n) : null;
           const gate = epilogue === 'glu' ? randUniform(prng, m * n, 4) : null;
-          const y = y0 ? rt.upload(y0) : out(m * n);
-          const epi = { accumulate: epilogue === 'acc', gate: gate && rt.upload(gate) };
-          rt.run((enc) =>
-            matmul(rt, enc, { x: rt.upload(x), w: uploadWeight(rt, wBits ?? w), y, bias: bias && rt.upload(bias), m, n, k, ...epi }, { kernel }),
+          const y = y0 ? suite.rt.upload(y0) : out(m * n);
+          const epi = { accumulate: epilogue === 'acc', gate: gate && suite.rt.upload(gate) };
+          suite.rt.run((enc) =>
+            matmul(suite.rt, enc, { x: suite.rt.upload(x), w: uploadWeight(suite.rt, wBits ?? w), y, bias: bias && suite.rt.upload(bias), m, n, k, ...epi }, { kernel }),
           );
           let want = matmulRef(x, w, m, n, k, bias);
           if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
           if (gate) want = siluMulRef(gate, want);
-          assertClose(await rt.readF32(y, m * n), want, `matmul seed=${seed}`, 1e-5, 1e-4);
+          assertClose(await suite.rt.readF32(y, m * n), want, `matmul seed=${seed}`, 1e-5, 1e-4);
         });
       }
       it(`gather ${format}`, async (t) => {
@@ -79,8 +65,8 @@ for (const subgroups of [true, false]) {
         const meta = new Uint32Array(ids.length * META_STRIDE);
         ids.forEach((id, i) => (meta[i * META_STRIDE] = id));
         const y = out(ids.length * hidden);
-        rt.run((enc) => gather(rt, enc, { ids: rt.upload(meta), idStride: META_STRIDE, table: uploadWeight(rt, bits ?? table), out: y, hidden, count: ids.length }));
-        assertClose(await rt.readF32(y, ids.length * hidden), gatherRef(table, ids, hidden), `gather seed=${seed}`, 0, 0);
+        suite.rt.run((enc) => gather(suite.rt, enc, { ids: suite.rt.upload(meta), idStride: META_STRIDE, table: uploadWeight(suite.rt, bits ?? table), out: y, hidden, count: ids.length }));
+        assertClose(await suite.rt.readF32(y, ids.length * hidden), gatherRef(table, ids, hidden), `gather seed=${seed}`, 0, 0);
       });
     }
 
@@ -91,8 +77,8 @@ for (const subgroups of [true, false]) {
       const x = randUniform(prng, rows * hidden, 3);
       const w = randUniform(prng, hidden);
       const y = out(rows * hidden);
-      rt.run((enc) => rmsnorm(rt, enc, { x: rt.upload(x), weight: rt.upload(w), y, hidden, rows, eps: 1e-5 }));
-      assertClose(await rt.readF32(y, rows * hidden), rmsnormRef(x, w, rows, hidden, 1e-5), `rmsnorm seed=${seed}`);
+      suite.rt.run((enc) => rmsnorm(suite.rt, enc, { x: suite.rt.upload(x), weight: suite.rt.upload(w), y, hidden, rows, eps: 1e-5 }));
+      assertClose(await suite.rt.readF32(y, rows * hidden), rmsnormRef(x, w, rows, hidden, 1e-5), `rmsnorm seed=${seed}`);
     });
 
     for (const heads2 of [0, 2]) {
@@ -111,12 +97,12 @@ for (const subgroups of [true, false]) {
         const x2 = heads2 ? randUniform(prng, positions.length * heads2 * headDim) : new Float32Array(4);
         const meta = new Uint32Array(positions.length * META_STRIDE);
         positions.forEach((p, i) => (meta[i * META_STRIDE + 1] = p));
-        const buf = rt.upload(x);
-        const buf2 = rt.upload(x2);
+        const buf = suite.rt.upload(x);
+        const buf2 = suite.rt.upload(x2);
         const second = heads2 ? { x: buf2, heads: heads2 } : undefined;
-        rt.run((enc) => rope(rt, enc, { meta: rt.upload(meta), cos: rt.upload(cos), sin: rt.upload(sin), x: buf, tokens: positions.length, heads, headDim, second }));
-        assertClose(await rt.readF32(buf, x.length), ropeRef(x, positions, heads, headDim, cos, sin), `rope seed=${seed}`);
-        if (heads2) assertClose(await rt.readF32(buf2, x2.length), ropeRef(x2, positions, heads2, headDim, cos, sin), `rope (second) seed=${seed}`);
+        suite.rt.run((enc) => rope(suite.rt, enc, { meta: suite.rt.upload(meta), cos: suite.rt.upload(cos), sin: suite.rt.upload(sin), x: buf, tokens: positions.length, heads, headDim, second }));
+        assertClose(await suite.rt.readF32(buf, x.length), ropeRef(x, positions, heads, headDim, cos, sin), `rope seed=${seed}`);
+        if (heads2) assertClose(await suite.rt.readF32(buf2, x2.length), ropeRef(x2, positions, heads2, headDim, cos, sin), `rope (second) seed=${seed}`);
       });
     }
 
@@ -153,25 +139,25 @@ for (const subgroups of [true, false]) {
             vCache.set(vNew.subarray(i * rowLen + h * headDim, i * rowLen + (h + 1) * headDim), dst);
           }
         });
-        const kBuf = rt.upload(randUniform(prng, cacheLen));
-        const vBuf = rt.upload(randUniform(prng, cacheLen));
-        rt.write(kBuf, kCache);
-        rt.write(vBuf, vCache);
+        const kBuf = suite.rt.upload(randUniform(prng, cacheLen));
+        const vBuf = suite.rt.upload(randUniform(prng, cacheLen));
+        suite.rt.write(kBuf, kCache);
+        suite.rt.write(vBuf, vCache);
         // Poison the appended rows on the GPU so kv-store must write them.
         toks.forEach((tk) => {
           for (let h = 0; h < kvHeads; h++) {
             const at = (((tk.slot * kvHeads + h) * maxLen + tk.pos) * headDim) * 4;
-            rt.write(kBuf, new Float32Array(headDim).fill(NaN), at);
-            rt.write(vBuf, new Float32Array(headDim).fill(NaN), at);
+            suite.rt.write(kBuf, new Float32Array(headDim).fill(NaN), at);
+            suite.rt.write(vBuf, new Float32Array(headDim).fill(NaN), at);
           }
         });
-        const metaBuf = rt.upload(meta);
+        const metaBuf = suite.rt.upload(meta);
         const y = out(q.length);
-        rt.run((enc) => {
-          kvStore(rt, enc, { meta: metaBuf, k: rt.upload(kNew), v: rt.upload(vNew), kCache: kBuf, vCache: vBuf, tokens: toks.length, kvHeads, headDim, maxLen });
-          attention(rt, enc, { meta: metaBuf, q: rt.upload(q), kCache: kBuf, vCache: vBuf, out: y, tokens: toks.length, heads, kvHeads, headDim, maxLen });
+        suite.rt.run((enc) => {
+          kvStore(suite.rt, enc, { meta: metaBuf, k: suite.rt.upload(kNew), v: suite.rt.upload(vNew), kCache: kBuf, vCache: vBuf, tokens: toks.length, kvHeads, headDim, maxLen });
+          attention(suite.rt, enc, { meta: metaBuf, q: suite.rt.upload(q), kCache: kBuf, vCache: vBuf, out: y, tokens: toks.length, heads, kvHeads, headDim, maxLen });
         });
-        assertClose(await rt.readF32(kBuf, cacheLen), kCache, 'k cache', 0, 0);
+        assertClose(await suite.rt.readF32(kBuf, cacheLen), kCache, 'k cache', 0, 0);
         const kvOf = (i: number) => {
           const { slot, pos } = toks[i];
           const len = pos + 1;
@@ -185,7 +171,7 @@ for (const subgroups of [true, false]) {
           return { k, v, len };
         };
         const want = attentionRef(q, kvOf, toks.length, heads, kvHeads, headDim);
-        assertClose(await rt.readF32(y, q.length), want, `attention seed=${seed}`, 1e-5, 1e-4);
+        assertClose(await suite.rt.readF32(y, q.length), want, `attention seed=${seed}`, 1e-5, 1e-4);
       });
     }
 
@@ -195,14 +181,14 @@ for (const subgroups of [true, false]) {
       const g = randUniform(prng, count, 6);
       const u = randUniform(prng, count);
       const y = out(count);
-      const xBuf = rt.upload(u);
-      rt.run((enc) => {
-        siluMul(rt, enc, { gate: rt.upload(g), up: rt.upload(u), out: y, count });
+      const xBuf = suite.rt.upload(u);
+      suite.rt.run((enc) => {
+        siluMul(suite.rt, enc, { gate: suite.rt.upload(g), up: suite.rt.upload(u), out: y, count });
       });
       const wantSilu = siluMulRef(g, u);
-      assertClose(await rt.readF32(y, count), wantSilu, `silu-mul seed=${seed}`);
-      rt.run((enc) => addInPlace(rt, enc, { x: xBuf, y, count }));
-      assertClose(await rt.readF32(xBuf, count), addRef(u, wantSilu), `add seed=${seed}`);
+      assertClose(await suite.rt.readF32(y, count), wantSilu, `silu-mul seed=${seed}`);
+      suite.rt.run((enc) => addInPlace(suite.rt, enc, { x: xBuf, y, count }));
+      assertClose(await suite.rt.readF32(xBuf, count), addRef(u, wantSilu), `add seed=${seed}`);
     });
   });
 }

@@ -1,7 +1,7 @@
 // Shared helpers of the GPU kernel tests: adapter-or-skip, seeded random inputs, poisoned outputs, tolerance checks.
 
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { Prng } from '../../runtime/generation/prng.js';
 import { openGpu, type GpuContext, type OpenGpuOptions } from './device.js';
 import { KernelRuntime } from './kernel-runtime.js';
@@ -17,6 +17,40 @@ export async function gpuOrSkip(t: TestContext, options: OpenGpuOptions = {}): P
     return null;
   }
   return { gpu, rt: new KernelRuntime(gpu) };
+}
+
+/** The device, runtime, seed and skip check of one describe block, which every GPU test suite wrote out by hand; call it inside `describe`. */
+export function gpuSuite(options: { open?: OpenGpuOptions; kernels?: 'auto' | 'hardware' } = {}): {
+  readonly gpu: GpuContext | null;
+  readonly rt: KernelRuntime;
+  readonly seed: number;
+  readonly prng: Prng;
+  readonly ready: (t: TestContext) => boolean;
+} {
+  let gpu: GpuContext | null = null;
+  let rt: KernelRuntime | undefined;
+  const seed = freshSeed();
+  const prng = new Prng(seed);
+  before(async () => {
+    gpu = await openGpu(options.open);
+    if (gpu) rt = new KernelRuntime(gpu, { kernels: options.kernels });
+  });
+  after(() => gpu?.destroy());
+  return {
+    get gpu() {
+      return gpu;
+    },
+    get rt() {
+      if (!rt) throw new Error('gpuSuite: rt read before the before hook opened a device (check ready(t) first)');
+      return rt;
+    },
+    seed,
+    prng,
+    ready: (t) => {
+      if (!gpu) t.skip(NO_GPU_MESSAGE);
+      return gpu !== null;
+    },
+  };
 }
 
 /** A fresh seed per run (printed by callers on failure) so inputs differ between runs. */

@@ -1,17 +1,15 @@
 // The WGSL huff8 decoders on bit-planes (format version 2) are bit-exact against the TypeScript rung decoder at every rung.
 
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../runtime/generation/prng.js';
 import { codebookFor, encodeTensor, symbolHistogram } from '../codec/codec.js';
 import { decodePlanesReference, splitPlanes } from '../codec/planes-reference.js';
 import { EDGE_PATTERNS_16, bf16WithEdges, gaussianBf16, gaussianF16 } from '../codec/synthetic.js';
 import type { PlanedTensor } from '../codec/huff8-types.js';
-import { openGpu, type GpuContext } from './device.js';
-import { KernelRuntime } from './kernel-runtime.js';
 import { atKeep, buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
 import { atKeepPlan, buildFineIndex, decodeBlockFine, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, planBlockDecode, type FineIndex } from './huff8-fine.js';
-import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
+import { assertClose, gpuSuite, poison, randUniform } from './gpu-test-util.js';
 import { matmulRef } from '../reference/forward-ops.js';
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
@@ -71,24 +69,13 @@ function withSpecials(dtype: 'BF16' | 'F16', n: number, seed: number): Uint16Arr
 }
 
 describe('huff8 WGSL decoders on bit-planes (precision rungs)', () => {
-  let gpu: GpuContext | null = null;
-  let rt: KernelRuntime;
-  const seed = freshSeed();
-  const prng = new Prng(seed);
-  before(async () => {
-    gpu = await openGpu();
-    if (gpu) rt = new KernelRuntime(gpu);
-  });
-  after(() => gpu?.destroy());
-  const ready = (t: TestContext): boolean => {
-    if (!gpu) t.skip(NO_GPU_MESSAGE);
-    return gpu !== null;
-  };
+  const suite = gpuSuite();
+  const { seed, prng, ready } = suite;
 
   function tensorOf(s: PlanedSegment, seg: GPUBuffer, dtype: 'BF16' | 'F16', keep: 1 | 2 | 3, at = 0): Huff8Tensor {
     return {
       seg,
-      tables: rt.upload(buildDecodeTables(s.lengths)),
+      tables: suite.rt.upload(buildDecodeTables(s.lengths)),
       dtype,
       numElements: s.ref.numElements,
       chunkSize: s.ref.chunkSize,
@@ -100,16 +87,16 @@ describe('huff8 WGSL decoders on bit-planes (precision rungs)', () => {
   }
 
   async function errors(err: GPUBuffer): Promise<number> {
-    return new Uint32Array(await rt.read(err, 4))[0];
+    return new Uint32Array(await suite.rt.read(err, 4))[0];
   }
 
   /** Runs `record` into a poisoned output of `words` u32 from word 16 on; returns the output words and the error count. */
   async function decodeWith(words: number, record: (e: GPUCommandEncoder, out: GPUBuffer, err: GPUBuffer) => void): Promise<{ words: Uint32Array; errors: number }> {
-    const out = rt.buffer((words + 16 + 4) * 4);
-    poison(rt, out);
-    const err = rt.upload(new Uint32Array(4));
-    rt.run((e) => record(e, out, err));
-    return { words: new Uint32Array(await rt.read(out, words * 4, 16 * 4)), errors: await errors(err) };
+    const out = suite.rt.buffer((words + 16 + 4) * 4);
+    poison(suite.rt, out);
+    const err = suite.rt.upload(new Uint32Array(4));
+    suite.rt.run((e) => record(e, out, err));
+    return { words: new Uint32Array(await suite.rt.read(out, words * 4, 16 * 4)), errors: await errors(err) };
   }
 
   const cases = [
@@ -127,24 +114,24 @@ describe('huff8 WGSL decoders on bit-planes (precision rungs)', () => {
         const want = reference(s, keep, c.dtype);
         if (keep === 3) assert.deepEqual(want.h16, data, 'the lossless rung is the source');
         else assert.notDeepEqual(want.h16, data, `rung ${keep} drops bits`);
-        const tensor = tensorOf(s, rt.upload(scrambled(s, keep, prng)), c.dtype, keep);
+        const tensor = tensorOf(s, suite.rt.upload(scrambled(s, keep, prng)), c.dtype, keep);
         const label = `keep ${keep}, seed=${seed}`;
-        const pairs = await decodeWith(Math.ceil(n / 2), (e, out, err) => decodeHuff8(rt, e, tensor, out, 16, 'pairs', err));
+        const pairs = await decodeWith(Math.ceil(n / 2), (e, out, err) => decodeHuff8(suite.rt, e, tensor, out, 16, 'pairs', err));
         assert.equal(pairs.errors, 0, `chunk-level pairs errors, ${label}`);
         assert.deepEqual(new Uint16Array(pairs.words.buffer).subarray(0, n), want.h16, `chunk-level pairs, ${label}`);
-        const f32 = await decodeWith(n, (e, out, err) => decodeHuff8(rt, e, tensor, out, 16, 'f32', err));
+        const f32 = await decodeWith(n, (e, out, err) => decodeHuff8(suite.rt, e, tensor, out, 16, 'f32', err));
         assert.equal(f32.errors, 0, `chunk-level f32 errors, ${label}`);
         assert.deepEqual(f32.words, want.f32, `chunk-level f32, ${label}`);
-        const aux = rt.buffer((fineIndexWords(tensor) + 8) * 4);
-        poison(rt, aux);
+        const aux = suite.rt.buffer((fineIndexWords(tensor) + 8) * 4);
+        poison(suite.rt, aux);
         const index: FineIndex = { aux, wordOffset: 8 };
-        const ierr = rt.upload(new Uint32Array(4));
-        rt.run((e) => buildFineIndex(rt, e, tensor, index, ierr));
+        const ierr = suite.rt.upload(new Uint32Array(4));
+        suite.rt.run((e) => buildFineIndex(suite.rt, e, tensor, index, ierr));
         assert.equal(await errors(ierr), 0, `fine index errors, ${label}`);
-        const fine = await decodeWith(Math.ceil(n / 2), (e, out, err) => decodeHuff8Fine(rt, e, tensor, index, out, 16, 'pairs', err));
+        const fine = await decodeWith(Math.ceil(n / 2), (e, out, err) => decodeHuff8Fine(suite.rt, e, tensor, index, out, 16, 'pairs', err));
         assert.equal(fine.errors, 0, `fine pairs errors, ${label}`);
         assert.deepEqual(new Uint16Array(fine.words.buffer).subarray(0, n), want.h16, `fine pairs, ${label}`);
-        const fineF32 = await decodeWith(n, (e, out, err) => decodeHuff8Fine(rt, e, tensor, index, out, 16, 'f32', err));
+        const fineF32 = await decodeWith(n, (e, out, err) => decodeHuff8Fine(suite.rt, e, tensor, index, out, 16, 'f32', err));
         assert.equal(fineF32.errors, 0, `fine f32 errors, ${label}`);
         assert.deepEqual(fineF32.words, want.f32, `fine f32, ${label}`);
       }
@@ -163,12 +150,12 @@ describe('huff8 WGSL decoders on bit-planes (precision rungs)', () => {
     const total = segs.reduce((at, s) => (starts.push(at), at + s.bytes.length), 0);
     const bytes = new Uint8Array(total);
     segs.forEach((s, i) => bytes.set(s.bytes, starts[i]));
-    const seg = rt.upload(bytes);
-    const tables = rt.upload(buildDecodeTables(lengths));
+    const seg = suite.rt.upload(bytes);
+    const tables = suite.rt.upload(buildDecodeTables(lengths));
     const auxWords = segs.map((s) => fineIndexWords({ chunkSize: s.ref.chunkSize, numElements: s.ref.numElements }));
-    const aux = rt.buffer((auxWords.reduce((a, b) => a + b, 0) + 8) * 4);
-    poison(rt, aux);
-    const err = rt.upload(new Uint32Array(4));
+    const aux = suite.rt.buffer((auxWords.reduce((a, b) => a + b, 0) + 8) * 4);
+    poison(suite.rt, aux);
+    const err = suite.rt.upload(new Uint32Array(4));
     let auxAt = 8;
     let outAt = 64;
     const items = segs.map((s, i) => {
@@ -177,16 +164,16 @@ describe('huff8 WGSL decoders on bit-planes (precision rungs)', () => {
       outAt += Math.ceil(s.ref.numElements / 2 / 64) * 64 + 64;
       return item;
     });
-    rt.run((e) => items.forEach((it) => buildFineIndex(rt, e, it.t, it.index, err)));
-    const plan = planBlockDecode(rt, items, 'pairs');
+    suite.rt.run((e) => items.forEach((it) => buildFineIndex(suite.rt, e, it.t, it.index, err)));
+    const plan = planBlockDecode(suite.rt, items, 'pairs');
     for (const keep of KEEPS) {
-      const out = rt.buffer(outAt * 4);
-      poison(rt, out);
-      rt.run((e) => decodeBlockFine(rt, e, keep === 3 ? plan : atKeepPlan(plan, keep), out, err));
+      const out = suite.rt.buffer(outAt * 4);
+      poison(suite.rt, out);
+      suite.rt.run((e) => decodeBlockFine(suite.rt, e, keep === 3 ? plan : atKeepPlan(plan, keep), out, err));
       assert.equal(await errors(err), 0, `block decode errors, keep ${keep}`);
       for (const [i, it] of items.entries()) {
         const n = segs[i].ref.numElements;
-        const got = new Uint16Array(await rt.read(out, Math.ceil(n / 2) * 4, it.outWordOffset * 4)).subarray(0, n);
+        const got = new Uint16Array(await suite.rt.read(out, Math.ceil(n / 2) * 4, it.outWordOffset * 4)).subarray(0, n);
         assert.deepEqual(got, reference(segs[i], keep, 'BF16').h16, `tensor ${i}, keep ${keep}, seed=${seed}`);
       }
     }
@@ -204,24 +191,24 @@ describe('huff8 WGSL decoders on bit-planes (precision rungs)', () => {
       const s = planedSegment(bits, chunk, 64);
       const x = randUniform(prng, m * k);
       for (const keep of KEEPS) {
-        const tensor = tensorOf(s, rt.upload(scrambled(s, keep, prng)), 'BF16', keep);
+        const tensor = tensorOf(s, suite.rt.upload(scrambled(s, keep, prng)), 'BF16', keep);
         const w = new Float32Array(n * k);
         decodePlanesReference(s.ref, s.lengths, keep, 'BF16', w);
         const want = matmulRef(x, w, m, n, k, null);
-        const y = rt.buffer(m * n * 4);
-        poison(rt, y);
-        const err = rt.upload(new Uint32Array(4));
+        const y = suite.rt.buffer(m * n * 4);
+        poison(suite.rt, y);
+        const err = suite.rt.upload(new Uint32Array(4));
         if (k % 32 === 0) {
-          const aux = rt.buffer((fineIndexWords(tensor) + 8) * 4);
+          const aux = suite.rt.buffer((fineIndexWords(tensor) + 8) * 4);
           const index = { aux, wordOffset: 8 };
-          rt.run((e) => buildFineIndex(rt, e, tensor, index, err));
-          rt.run((e) => fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: null, m, n, k, err }));
+          suite.rt.run((e) => buildFineIndex(suite.rt, e, tensor, index, err));
+          suite.rt.run((e) => fusedHuff8GemvFine(suite.rt, e, { t: tensor, index, x: suite.rt.upload(x), y, bias: null, m, n, k, err }));
         } else {
-          const partials = rt.buffer(fusedPartialBytes(tensor, k, m));
-          poison(rt, partials);
-          rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: null, m, n, k, partials, err }));
+          const partials = suite.rt.buffer(fusedPartialBytes(tensor, k, m));
+          poison(suite.rt, partials);
+          suite.rt.run((e) => fusedHuff8Gemv(suite.rt, e, { t: tensor, x: suite.rt.upload(x), y, bias: null, m, n, k, partials, err }));
         }
-        assertClose(await rt.readF32(y, m * n), want, `fused keep ${keep} seed=${seed}`, 1e-5, 1e-4);
+        assertClose(await suite.rt.readF32(y, m * n), want, `fused keep ${keep} seed=${seed}`, 1e-5, 1e-4);
         assert.equal(await errors(err), 0, `fused errors, keep ${keep}`);
       }
     });

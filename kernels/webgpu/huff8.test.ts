@@ -1,17 +1,15 @@
 // The WGSL huff8 decoder is bit-exact against the CPU decoder; the fused decode + GEMV matches the reference matmul.
 
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../runtime/generation/prng.js';
 import { codebookFor, decodeTensor, encodeTensor, symbolHistogram, type EncodedTensor } from '../codec/codec.js';
 import { EDGE_PATTERNS_16, gaussianBf16, gaussianF16 } from '../codec/synthetic.js';
-import { openGpu, type GpuContext } from './device.js';
-import { KernelRuntime } from './kernel-runtime.js';
 import { buildDecodeTables, decodeHuff8, fusedHuff8Gemv, fusedPartialBytes, type Huff8Tensor } from './huff8.js';
 import { buildFineIndex, decodeBlockFine, decodeHuff8Fine, fineIndexWords, fusedHuff8GemvFine, planBlockDecode, type FineIndex } from './huff8-fine.js';
 import { jitSlices } from './compressed-weight.js';
 import { matmul } from './matmul.js';
-import { assertClose, freshSeed, NO_GPU_MESSAGE, poison, randUniform } from './gpu-test-util.js';
+import { assertClose, gpuSuite, poison, randUniform } from './gpu-test-util.js';
 import { matmulRef, siluMulRef } from '../reference/forward-ops.js';
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
@@ -42,27 +40,16 @@ function skewedPatterns(prng: Prng, n: number): Uint16Array {
 }
 
 describe('huff8 WGSL decoder', () => {
-  let gpu: GpuContext | null = null;
-  let rt: KernelRuntime;
-  const seed = freshSeed();
-  const prng = new Prng(seed);
-  before(async () => {
-    gpu = await openGpu();
-    if (gpu) rt = new KernelRuntime(gpu);
-  });
-  after(() => gpu?.destroy());
-  const ready = (t: TestContext): boolean => {
-    if (!gpu) t.skip(NO_GPU_MESSAGE);
-    return gpu !== null;
-  };
+  const suite = gpuSuite();
+  const { seed, prng, ready } = suite;
 
   function upload(data: Uint16Array, dtype: 'BF16' | 'F16', chunkSize: number): { t: Huff8Tensor; enc: EncodedTensor; lengths: Uint8Array; seg: Uint8Array } {
     const lengths = codebookFor(symbolHistogram(data));
     const enc = encodeTensor(data, lengths, chunkSize);
     const s = segmentOf(enc, 128);
     const t: Huff8Tensor = {
-      seg: rt.upload(s.bytes),
-      tables: rt.upload(buildDecodeTables(lengths)),
+      seg: suite.rt.upload(s.bytes),
+      tables: suite.rt.upload(buildDecodeTables(lengths)),
       dtype,
       numElements: data.length,
       chunkSize,
@@ -77,34 +64,34 @@ describe('huff8 WGSL decoder', () => {
   async function gpuDecode(t: Huff8Tensor, mode: 'pairs' | 'f32'): Promise<{ words: Uint32Array; errors: number }> {
     const outWords = mode === 'f32' ? t.numElements : Math.ceil(t.numElements / 2);
     const outOffset = 16; // decode into the middle of a buffer, as the runner's block buffer does
-    const out = rt.buffer((outWords + outOffset) * 4);
-    poison(rt, out);
-    const err = rt.upload(new Uint32Array(4));
-    rt.run((e) => decodeHuff8(rt, e, t, out, outOffset, mode, err));
-    const words = new Uint32Array(await rt.read(out, outWords * 4, outOffset * 4));
-    return { words, errors: new Uint32Array(await rt.read(err, 4))[0] };
+    const out = suite.rt.buffer((outWords + outOffset) * 4);
+    poison(suite.rt, out);
+    const err = suite.rt.upload(new Uint32Array(4));
+    suite.rt.run((e) => decodeHuff8(suite.rt, e, t, out, outOffset, mode, err));
+    const words = new Uint32Array(await suite.rt.read(out, outWords * 4, outOffset * 4));
+    return { words, errors: new Uint32Array(await suite.rt.read(err, 4))[0] };
   }
 
   /** Builds t's fine index at a nonzero offset of a poisoned buffer; returns it and the error count of the pass. */
   async function fineIndex(t: Huff8Tensor): Promise<{ index: FineIndex; errors: number }> {
     const wordOffset = 8;
-    const aux = rt.buffer((fineIndexWords(t) + wordOffset) * 4);
-    poison(rt, aux);
-    const err = rt.upload(new Uint32Array(4));
+    const aux = suite.rt.buffer((fineIndexWords(t) + wordOffset) * 4);
+    poison(suite.rt, aux);
+    const err = suite.rt.upload(new Uint32Array(4));
     const index = { aux, wordOffset };
-    rt.run((e) => buildFineIndex(rt, e, t, index, err));
-    return { index, errors: new Uint32Array(await rt.read(err, 4))[0] };
+    suite.rt.run((e) => buildFineIndex(suite.rt, e, t, index, err));
+    return { index, errors: new Uint32Array(await suite.rt.read(err, 4))[0] };
   }
 
   async function gpuDecodeFine(t: Huff8Tensor, index: FineIndex, mode: 'pairs' | 'f32'): Promise<{ words: Uint32Array; errors: number }> {
     const outWords = mode === 'f32' ? t.numElements : Math.ceil(t.numElements / 2);
     const outOffset = 16;
-    const out = rt.buffer((outWords + outOffset) * 4);
-    poison(rt, out);
-    const err = rt.upload(new Uint32Array(4));
-    rt.run((e) => decodeHuff8Fine(rt, e, t, index, out, outOffset, mode, err));
-    const words = new Uint32Array(await rt.read(out, outWords * 4, outOffset * 4));
-    return { words, errors: new Uint32Array(await rt.read(err, 4))[0] };
+    const out = suite.rt.buffer((outWords + outOffset) * 4);
+    poison(suite.rt, out);
+    const err = suite.rt.upload(new Uint32Array(4));
+    suite.rt.run((e) => decodeHuff8Fine(suite.rt, e, t, index, out, outOffset, mode, err));
+    const words = new Uint32Array(await suite.rt.read(out, outWords * 4, outOffset * 4));
+    return { words, errors: new Uint32Array(await suite.rt.read(err, 4))[0] };
   }
 
   const cases: { name: string; make: () => Uint16Array; dtype: 'BF16' | 'F16'; chunk: number }[] = [
@@ -147,12 +134,12 @@ describe('huff8 WGSL decoder', () => {
       // A range (a row slice of the just-in-time path): elements [first, end) land at the output offset.
       const first = 32 * Math.floor(data.length / 96);
       const end = Math.min(data.length, first + 32 * 41 + 7);
-      const out = rt.buffer(Math.ceil((end - first) / 8) * 16 + 64);
-      poison(rt, out);
-      const rangeErr = rt.upload(new Uint32Array(4));
-      rt.run((e) => decodeHuff8Fine(rt, e, tensor, fine.index, out, 4, 'pairs', rangeErr, { first, end }));
-      const range = new Uint16Array(await rt.read(out, (end - first) * 2, 16));
-      assert.equal(new Uint32Array(await rt.read(rangeErr, 4))[0], 0, 'error flag (fine range)');
+      const out = suite.rt.buffer(Math.ceil((end - first) / 8) * 16 + 64);
+      poison(suite.rt, out);
+      const rangeErr = suite.rt.upload(new Uint32Array(4));
+      suite.rt.run((e) => decodeHuff8Fine(suite.rt, e, tensor, fine.index, out, 4, 'pairs', rangeErr, { first, end }));
+      const range = new Uint16Array(await suite.rt.read(out, (end - first) * 2, 16));
+      assert.equal(new Uint32Array(await suite.rt.read(rangeErr, 4))[0], 0, 'error flag (fine range)');
       assert.deepEqual(range, cpu16.subarray(first, end), `fine range ${first}..${end}, seed=${seed}`);
       const fineF32 = await gpuDecodeFine(tensor, fine.index, 'f32');
       assert.equal(fineF32.errors, 0, 'error flag (fine f32)');
@@ -174,12 +161,12 @@ describe('huff8 WGSL decoder', () => {
       const parts = datas.map((d, i) => segmentOf(encodeTensor(d, lengths, chunks[i]), 64));
       const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.length, 0));
       parts.reduce((at, p) => (bytes.set(p.bytes, at), at + p.bytes.length), 0);
-      const seg = rt.upload(bytes);
-      const tables = rt.upload(buildDecodeTables(lengths));
+      const seg = suite.rt.upload(bytes);
+      const tables = suite.rt.upload(buildDecodeTables(lengths));
       const auxWords = datas.map((d, i) => fineIndexWords({ chunkSize: chunks[i], numElements: d.length }));
-      const aux = rt.buffer((auxWords.reduce((a, b) => a + b, 0) + 8) * 4);
-      poison(rt, aux);
-      const err = rt.upload(new Uint32Array(4));
+      const aux = suite.rt.buffer((auxWords.reduce((a, b) => a + b, 0) + 8) * 4);
+      poison(suite.rt, aux);
+      const err = suite.rt.upload(new Uint32Array(4));
       const outWords = (n: number) => Math.ceil((mode === 'f32' ? n : n / 2) / 64) * 64 + 64;
       let segAt = 0;
       let auxAt = 8;
@@ -194,21 +181,21 @@ describe('huff8 WGSL decoder', () => {
         outAt += outWords(d.length);
         return item;
       });
-      const out = rt.buffer(outAt * 4);
-      poison(rt, out);
-      rt.run((e) => items.forEach((it) => buildFineIndex(rt, e, it.t, it.index, err)));
-      const plan = planBlockDecode(rt, items, mode);
-      rt.run((e) => decodeBlockFine(rt, e, plan, out, err));
-      assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0, 'error flag (block decode)');
+      const out = suite.rt.buffer(outAt * 4);
+      poison(suite.rt, out);
+      suite.rt.run((e) => items.forEach((it) => buildFineIndex(suite.rt, e, it.t, it.index, err)));
+      const plan = planBlockDecode(suite.rt, items, mode);
+      suite.rt.run((e) => decodeBlockFine(suite.rt, e, plan, out, err));
+      assert.equal(new Uint32Array(await suite.rt.read(err, 4))[0], 0, 'error flag (block decode)');
       for (const [i, it] of items.entries()) {
         const n = datas[i].length;
         if (mode === 'pairs') {
-          const got = new Uint16Array(await rt.read(out, Math.ceil(n / 2) * 4, it.outWordOffset * 4)).subarray(0, n);
+          const got = new Uint16Array(await suite.rt.read(out, Math.ceil(n / 2) * 4, it.outWordOffset * 4)).subarray(0, n);
           assert.deepEqual(got, datas[i], `tensor ${i} (${n} elements, chunk ${chunks[i]}), seed=${seed}`);
         } else {
           const want = new Float32Array(n);
           decodeTensor(encodeTensor(datas[i], lengths, chunks[i]), lengths, 'F16', want);
-          const got = new Uint32Array(await rt.read(out, n * 4, it.outWordOffset * 4));
+          const got = new Uint32Array(await suite.rt.read(out, n * 4, it.outWordOffset * 4));
           assert.deepEqual(got, new Uint32Array(want.buffer), `tensor ${i} (${n} elements, chunk ${chunks[i]}), seed=${seed}`);
         }
       }
@@ -221,16 +208,16 @@ describe('huff8 WGSL decoder', () => {
     const { t: tensor, seg } = upload(data, 'BF16', 256);
     const bad = seg.slice();
     new Uint32Array(bad.buffer, tensor.indexOffset, 32)[2 * 5] += 3; // chunk 5 starts 3 bits late
-    const badIndex = await gpuDecode({ ...tensor, seg: rt.upload(bad) }, 'pairs');
+    const badIndex = await gpuDecode({ ...tensor, seg: suite.rt.upload(bad) }, 'pairs');
     assert.ok(badIndex.errors > 0, 'shifted chunk start not flagged');
     const short = await gpuDecode({ ...tensor, bitLength: tensor.bitLength - 1 }, 'pairs');
     assert.ok(short.errors > 0, 'short bit length not flagged');
-    assert.ok((await fineIndex({ ...tensor, seg: rt.upload(bad) })).errors > 0, 'fine index: shifted chunk start not flagged');
+    assert.ok((await fineIndex({ ...tensor, seg: suite.rt.upload(bad) })).errors > 0, 'fine index: shifted chunk start not flagged');
     // A fine index entry 1 bit off: the sub-chunk before it and the one at it no longer end where they should.
     const { index } = await fineIndex(tensor);
-    const words = new Uint32Array(await rt.read(index.aux, fineIndexWords(tensor) * 4, index.wordOffset * 4));
+    const words = new Uint32Array(await suite.rt.read(index.aux, fineIndexWords(tensor) * 4, index.wordOffset * 4));
     words[3 * 4 + 1] += 1; // chunk 3, sub-chunk 2 starts 1 bit late
-    const badAux = { aux: rt.upload(new Uint32Array([...new Uint32Array(index.wordOffset), ...words])), wordOffset: index.wordOffset };
+    const badAux = { aux: suite.rt.upload(new Uint32Array([...new Uint32Array(index.wordOffset), ...words])), wordOffset: index.wordOffset };
     assert.ok((await gpuDecodeFine(tensor, badAux, 'pairs')).errors > 0, 'fine decode: shifted sub-chunk start not flagged');
   });
 
@@ -250,33 +237,26 @@ describe('huff8 WGSL decoder', () => {
       const bias = withBias ? randUniform(prng, n) : null;
       const y0 = accumulate === true ? randUniform(prng, m * n) : null;
       const gate = accumulate === 'glu' ? randUniform(prng, m * n, 4) : null;
-      const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
-      if (!y0) poison(rt, y);
-      const partials = rt.buffer(fusedPartialBytes(tensor, k, m));
-      poison(rt, partials);
-      const err = rt.upload(new Uint32Array(4));
-      const epi = { accumulate: accumulate === true, gate: gate && rt.upload(gate) };
-      rt.run((e) => fusedHuff8Gemv(rt, e, { t: tensor, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, partials, err, ...epi }));
+      const y = y0 ? suite.rt.upload(y0) : suite.rt.buffer(m * n * 4);
+      if (!y0) poison(suite.rt, y);
+      const partials = suite.rt.buffer(fusedPartialBytes(tensor, k, m));
+      poison(suite.rt, partials);
+      const err = suite.rt.upload(new Uint32Array(4));
+      const epi = { accumulate: accumulate === true, gate: gate && suite.rt.upload(gate) };
+      suite.rt.run((e) => fusedHuff8Gemv(suite.rt, e, { t: tensor, x: suite.rt.upload(x), y, bias: bias && suite.rt.upload(bias), m, n, k, partials, err, ...epi }));
       let want = matmulRef(x, w, m, n, k, bias);
       if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
       if (gate) want = siluMulRef(gate, want);
-      assertClose(await rt.readF32(y, m * n), want, `fused seed=${seed}`, 1e-5, 1e-4);
-      assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
+      assertClose(await suite.rt.readF32(y, m * n), want, `fused seed=${seed}`, 1e-5, 1e-4);
+      assert.equal(new Uint32Array(await suite.rt.read(err, 4))[0], 0);
     });
   }
 });
 
 describe('huff8 fine fused decode + GEMV', () => {
   for (const subgroups of [true, false]) {
-    let gpu: GpuContext | null = null;
-    let rt: KernelRuntime;
-    const seed = freshSeed();
-    const prng = new Prng(seed);
-    before(async () => {
-      gpu = await openGpu({ disableSubgroups: !subgroups });
-      if (gpu) rt = new KernelRuntime(gpu);
-    });
-    after(() => gpu?.destroy());
+    const suite = gpuSuite({ open: { disableSubgroups: !subgroups } });
+    const { seed, prng, ready } = suite;
     for (const [n, k, m, chunk, withBias, accumulate] of [
       [40, 64, 1, 256, false, false], // 2 sub-chunks per row: 128 rows per tile, no subgroup reduction
       [70, 1024, 3, 256, true, true], // 32 per row; rows of a tile past n; y += (residual)
@@ -285,14 +265,14 @@ describe('huff8 fine fused decode + GEMV', () => {
       [3, 16384, 2, 4096, true, false], // 512 per row: each invocation decodes two sub-chunks
     ] as const) {
       it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''}${accumulate === true ? ' y+=' : accumulate ? ' glu' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
-        if (!gpu) return t.skip(NO_GPU_MESSAGE);
+        if (!ready(t)) return;
         const bits = gaussianBf16(n * k, 0.05, seed + n);
         const lengths = codebookFor(symbolHistogram(bits));
         const enc = encodeTensor(bits, lengths, chunk);
         const s = segmentOf(enc, 64);
         const tensor: Huff8Tensor = {
-          seg: rt.upload(s.bytes),
-          tables: rt.upload(buildDecodeTables(lengths)),
+          seg: suite.rt.upload(s.bytes),
+          tables: suite.rt.upload(buildDecodeTables(lengths)),
           dtype: 'BF16',
           numElements: n * k,
           chunkSize: chunk,
@@ -305,53 +285,46 @@ describe('huff8 fine fused decode + GEMV', () => {
         decodeTensor(enc, lengths, 'BF16', w);
         const x = randUniform(prng, m * k);
         const bias = withBias ? randUniform(prng, n) : null;
-        const err = rt.upload(new Uint32Array(4));
-        const index = { aux: rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
-        poison(rt, index.aux);
+        const err = suite.rt.upload(new Uint32Array(4));
+        const index = { aux: suite.rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
+        poison(suite.rt, index.aux);
         const y0 = accumulate === true ? randUniform(prng, m * n) : null;
         const gate = accumulate === 'glu' ? randUniform(prng, m * n, 4) : null;
-        const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
-        if (!y0) poison(rt, y);
-        const epi = { accumulate: accumulate === true, gate: gate && rt.upload(gate) };
-        rt.run((e) => {
-          buildFineIndex(rt, e, tensor, index, err);
-          fusedHuff8GemvFine(rt, e, { t: tensor, index, x: rt.upload(x), y, bias: bias && rt.upload(bias), m, n, k, err, ...epi });
+        const y = y0 ? suite.rt.upload(y0) : suite.rt.buffer(m * n * 4);
+        if (!y0) poison(suite.rt, y);
+        const epi = { accumulate: accumulate === true, gate: gate && suite.rt.upload(gate) };
+        suite.rt.run((e) => {
+          buildFineIndex(suite.rt, e, tensor, index, err);
+          fusedHuff8GemvFine(suite.rt, e, { t: tensor, index, x: suite.rt.upload(x), y, bias: bias && suite.rt.upload(bias), m, n, k, err, ...epi });
         });
         let want = matmulRef(x, w, m, n, k, bias);
         if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
         if (gate) want = siluMulRef(gate, want);
-        assertClose(await rt.readF32(y, m * n), want, `fine fused seed=${seed}`, 1e-5, 1e-4);
-        assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
+        assertClose(await suite.rt.readF32(y, m * n), want, `fine fused seed=${seed}`, 1e-5, 1e-4);
+        assert.equal(new Uint32Array(await suite.rt.read(err, 4))[0], 0);
       });
     }
   }
 });
 
 describe('huff8 just-in-time product in row slices', () => {
-  let gpu: GpuContext | null = null;
-  let rt: KernelRuntime;
-  const seed = freshSeed();
-  const prng = new Prng(seed);
-  before(async () => {
-    gpu = await openGpu();
-    // Hardware kernels even on SwiftShader: row slices are a GEMV-path feature.
-    if (gpu) rt = new KernelRuntime(gpu, { kernels: 'hardware' });
-  });
-  after(() => gpu?.destroy());
+  // Hardware kernels even on SwiftShader: row slices are a GEMV-path feature.
+  const suite = gpuSuite({ kernels: 'hardware' });
+  const { seed, prng, ready } = suite;
   for (const [n, k, m, sliceRows, epilogue] of [
     [50, 96, 1, 7, 'none'], // 8 slices, the last short
     [40, 256, 3, 16, 'acc'],
     [33, 64, 2, 10, 'glu'],
   ] as const) {
     it(`n=${n} k=${k} m=${m}, ${sliceRows} rows per slice, ${epilogue}`, async (t) => {
-      if (!gpu) return t.skip(NO_GPU_MESSAGE);
+      if (!ready(t)) return;
       const bits = gaussianBf16(n * k, 0.05, seed + n);
       const lengths = codebookFor(symbolHistogram(bits));
       const enc = encodeTensor(bits, lengths, 256);
       const s = segmentOf(enc, 64);
       const tensor: Huff8Tensor = {
-        seg: rt.upload(s.bytes),
-        tables: rt.upload(buildDecodeTables(lengths)),
+        seg: suite.rt.upload(s.bytes),
+        tables: suite.rt.upload(buildDecodeTables(lengths)),
         dtype: 'BF16',
         numElements: n * k,
         chunkSize: 256,
@@ -362,25 +335,25 @@ describe('huff8 just-in-time product in row slices', () => {
       };
       const w = new Float32Array(n * k);
       decodeTensor(enc, lengths, 'BF16', w);
-      const err = rt.upload(new Uint32Array(4));
-      const index = { aux: rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
-      rt.run((e) => buildFineIndex(rt, e, tensor, index, err));
-      const scratch = rt.buffer(n * k * 2);
-      poison(rt, scratch);
-      const weight = { format: 'huff8', tensor, fine: index, mode: 'jit', scratch, sliceBytes: sliceRows * k * 2, partials: rt.buffer(16), err } as const;
+      const err = suite.rt.upload(new Uint32Array(4));
+      const index = { aux: suite.rt.buffer(fineIndexWords(tensor) * 4), wordOffset: 0 };
+      suite.rt.run((e) => buildFineIndex(suite.rt, e, tensor, index, err));
+      const scratch = suite.rt.buffer(n * k * 2);
+      poison(suite.rt, scratch);
+      const weight = { format: 'huff8', tensor, fine: index, mode: 'jit', scratch, sliceBytes: sliceRows * k * 2, partials: suite.rt.buffer(16), err } as const;
       assert.equal(jitSlices(weight, n, k, true).length, Math.ceil(n / sliceRows));
       const x = randUniform(prng, m * k);
       const bias = randUniform(prng, n);
       const y0 = epilogue === 'acc' ? randUniform(prng, m * n) : null;
       const gate = epilogue === 'glu' ? randUniform(prng, m * n, 4) : null;
-      const y = y0 ? rt.upload(y0) : rt.buffer(m * n * 4);
-      if (!y0) poison(rt, y);
-      rt.run((e) => matmul(rt, e, { x: rt.upload(x), w: weight, y, bias: rt.upload(bias), m, n, k, accumulate: epilogue === 'acc', gate: gate && rt.upload(gate) }));
+      const y = y0 ? suite.rt.upload(y0) : suite.rt.buffer(m * n * 4);
+      if (!y0) poison(suite.rt, y);
+      suite.rt.run((e) => matmul(suite.rt, e, { x: suite.rt.upload(x), w: weight, y, bias: suite.rt.upload(bias), m, n, k, accumulate: epilogue === 'acc', gate: gate && suite.rt.upload(gate) }));
       let want = matmulRef(x, w, m, n, k, bias);
       if (y0) want.forEach((v, i) => (want[i] = y0[i] + v));
       if (gate) want = siluMulRef(gate, want);
-      assertClose(await rt.readF32(y, m * n), want, `sliced jit seed=${seed}`, 1e-5, 1e-4);
-      assert.equal(new Uint32Array(await rt.read(err, 4))[0], 0);
+      assertClose(await suite.rt.readF32(y, m * n), want, `sliced jit seed=${seed}`, 1e-5, 1e-4);
+      assert.equal(new Uint32Array(await suite.rt.read(err, 4))[0], 0);
     });
   }
 });

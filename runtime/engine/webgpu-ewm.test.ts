@@ -11,8 +11,7 @@ import { createRunner } from './create-runner.js';
 import { relativeMaxError } from './reference-forward.js';
 import { loadModel } from '../model/load-model.js';
 import { convertToEwm } from '../container/ewm-writer.js';
-import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
-import { NO_GPU_MESSAGE } from '../../kernels/webgpu/gpu-test-util.js';
+import { gpuSuite } from '../../kernels/webgpu/gpu-test-util.js';
 import { precisionRung } from '../container/precision.js';
 import { EwmWeightProvider } from '../container/ewm-weights.js';
 import { isEdgewiseError } from '../errors.js';
@@ -36,20 +35,19 @@ async function run(runner: ModelRunner, prompt: number[], precision?: string): P
 }
 
 describe('webgpu runner on an .ewm container', () => {
-  let gpu: GpuContext | null = null;
+  const suite = gpuSuite();
   let dir = '';
-  before(async () => {
-    gpu = await openGpu();
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'edgewise-webgpu-'));
   });
   after(() => {
-    gpu?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
   const ready = (t: TestContext, folder: string): boolean => {
-    if (!gpu) t.skip(NO_GPU_MESSAGE);
-    else if (!existsSync(join(folder, 'config.json'))) t.skip(`${folder} is missing`);
-    return gpu !== null && existsSync(join(folder, 'config.json'));
+    if (!suite.ready(t)) return false;
+    if (existsSync(join(folder, 'config.json'))) return true;
+    t.skip(`${folder} is missing`);
+    return false;
   };
 
   for (const [fixture, how] of [
@@ -68,7 +66,7 @@ describe('webgpu runner on an .ewm container', () => {
       // 'jit': one decode dispatch per block (the default); 'jit-matrix': one per matrix, right before its product.
       for (const mode of ['jit', 'jit-matrix', 'fused'] as const) {
         const opts = mode === 'jit-matrix' ? { compressedMode: 'jit' as const, jitUnit: 'matrix' as const } : { compressedMode: mode };
-        const gpuRun = await run(await createWebgpuRunner(model.weights, { gpu: gpu!, maxSeqLen: 64, ...opts }), prompt);
+        const gpuRun = await run(await createWebgpuRunner(model.weights, { gpu: suite.gpu!, maxSeqLen: 64, ...opts }), prompt);
         assert.deepEqual(gpuRun.tokens, cpu.tokens, `${mode}: greedy tokens`);
         gpuRun.logits.forEach((l, i) => {
           const err = relativeMaxError(l, cpu.logits[i]);
@@ -94,7 +92,7 @@ describe('webgpu runner on an .ewm container', () => {
       assert.ok(relativeMaxError(cpu.logits[0], lossless.logits[0]) > 1e-4, `${name}: the rung changes the cpu logits`);
       for (const mode of ['jit', 'jit-matrix', 'fused'] as const) {
         const opts = mode === 'jit-matrix' ? { compressedMode: 'jit' as const, jitUnit: 'matrix' as const } : { compressedMode: mode };
-        const runner = await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 64, precision: name, ...opts });
+        const runner = await createWebgpuRunner(weights, { gpu: suite.gpu!, maxSeqLen: 64, precision: name, ...opts });
         if (mode === 'jit') {
           // One resident store serves every rung: the GPU bytes do not depend on the rung.
           if (bytes === 0) bytes = (runner as unknown as { gpuBytes: number }).gpuBytes;
@@ -113,7 +111,7 @@ describe('webgpu runner on an .ewm container', () => {
     // The adaptive runner's wrapper hands each sequence its request's rung; without a selectPrecision hook it passes the
     // mixed step whole, so the runner itself splits it.
     const rungOf = new Map<number, string>([[1, 'e8m1']]);
-    const mixed = withSequenceOptions(await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 64 }), (id) => ({ precision: rungOf.get(id) }));
+    const mixed = withSequenceOptions(await createWebgpuRunner(weights, { gpu: suite.gpu!, maxSeqLen: 64 }), (id) => ({ precision: rungOf.get(id) }));
     mixed.createSequence(1);
     mixed.createSequence(2);
     const [low, high] = await mixed.step([{ seqId: 1, tokenIds: prompt }, { seqId: 2, tokenIds: prompt }]);
@@ -122,7 +120,7 @@ describe('webgpu runner on an .ewm container', () => {
     assert.throws(() => mixed.createSequence(3, { precision: 'e4m3' } as object), (e: unknown) => isEdgewiseError(e) && e.kind === 'invalid_request');
     await mixed.dispose();
     // Weights uploaded as they are (no planed store) serve no rung of their own.
-    const dense = await createWebgpuRunner(weights.atRung(precisionRung('e8m3')), { gpu: gpu!, maxSeqLen: 64 });
+    const dense = await createWebgpuRunner(weights.atRung(precisionRung('e8m3')), { gpu: suite.gpu!, maxSeqLen: 64 });
     assert.throws(() => dense.createSequence(0, { precision: 'e8m3' } as object), (e: unknown) => isEdgewiseError(e) && e.kind === 'invalid_request' && /serve: bf16/.test(e.message));
     await dense.dispose();
     model.weights.close();

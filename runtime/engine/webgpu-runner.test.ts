@@ -1,6 +1,6 @@
 // The WebGPU runner against the float64 reference forward pass (mixed batches, biases, depth switching) and the cpu backend (greedy 32 tokens).
 
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import type { ModelRunner } from './runner-types.js';
@@ -10,19 +10,11 @@ import { relativeMaxError } from './reference-forward.js';
 import { checkScenario, randomTokens } from './runner-scenarios.js';
 import { createRunner } from './create-runner.js';
 import { loadModel } from '../model/load-model.js';
-import { openGpu, type GpuContext } from '../../kernels/webgpu/device.js';
-import { NO_GPU_MESSAGE } from '../../kernels/webgpu/gpu-test-util.js';
+import { gpuSuite } from '../../kernels/webgpu/gpu-test-util.js';
 
 describe('webgpu runner', () => {
-  let gpu: GpuContext | null = null;
-  before(async () => {
-    gpu = await openGpu();
-  });
-  after(() => gpu?.destroy());
-  const ready = (t: TestContext): boolean => {
-    if (!gpu) t.skip(NO_GPU_MESSAGE);
-    return gpu !== null;
-  };
+  const suite = gpuSuite();
+  const { ready } = suite;
 
   for (const [name, config] of [
     ['plain llama (GQA)', tinyConfig()],
@@ -32,7 +24,7 @@ describe('webgpu runner', () => {
     it(`matches the reference: ${name}; prefill with all logits, then decode`, async (t) => {
       if (!ready(t)) return;
       const weights = createRandomWeights(config, 7);
-      const runner = await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 64 });
+      const runner = await createWebgpuRunner(weights, { gpu: suite.gpu!, maxSeqLen: 64 });
       await checkScenario(runner, weights, [{ seqId: 1, tokens: randomTokens(12, config.vocabSize, 3) }], [
         [{ seqId: 1, count: 9, allLogits: true }],
         [{ seqId: 1, count: 1 }],
@@ -47,7 +39,7 @@ describe('webgpu runner', () => {
       if (!ready(t)) return;
       const config = tinyConfig({ numLayers: 4 });
       const weights = createRandomWeights(config, 11);
-      const runner = await createWebgpuRunner(weights, { gpu: gpu!, maxSeqLen: 80, kernels });
+      const runner = await createWebgpuRunner(weights, { gpu: suite.gpu!, maxSeqLen: 80, kernels });
       const seqs = [
         { seqId: 1, tokens: randomTokens(70, config.vocabSize, 1) },
         { seqId: 2, tokens: randomTokens(10, config.vocabSize, 2), layerIndices: [0, 2] },
@@ -86,7 +78,7 @@ describe('webgpu runner', () => {
       return { tokens: out, last: logits };
     };
     const cpu = await generate(await createRunner(model.weights, { backend: 'cpu', threads: 1 }));
-    const webgpu = await generate(await createWebgpuRunner(model.weights, { gpu: gpu!, maxSeqLen: 64 }));
+    const webgpu = await generate(await createWebgpuRunner(model.weights, { gpu: suite.gpu!, maxSeqLen: 64 }));
     assert.deepEqual(webgpu.tokens, cpu.tokens);
     // NOTE: an untrained placeholder model may repeat one token; the logits after 32 steps still have to agree.
     const err = relativeMaxError(webgpu.last, cpu.last);
