@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { PALETTE } from './svg-plot.js';
@@ -139,6 +139,14 @@ export function checkRender(stats: RenderStats, seriesCount: number): string[] {
   return problems;
 }
 
+/** Scenarios in the report, from the result.json the load test writes beside it (2, the stricter check, without one). */
+function scenarioCount(html: string): number {
+  const json = join(dirname(html), 'result.json');
+  if (!existsSync(json)) return 2;
+  const scenarios = (JSON.parse(readFileSync(json, 'utf8')) as { scenarios?: unknown[] }).scenarios;
+  return Array.isArray(scenarios) && scenarios.length > 0 ? scenarios.length : 2;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [html, png = 'report.png'] = argv;
   if (html === undefined || html === '--help') {
@@ -152,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
   }
   await screenshot(chromium, html, png);
   const stats = renderStats(decodePng(readFileSync(png)));
-  const problems = checkRender(stats, 2);
+  const problems = checkRender(stats, scenarioCount(html));
   process.stdout.write(`render-check: ${png} ${stats.width}x${stats.height}, ink ${(stats.inkFraction * 100).toFixed(1)}%, palette px ${JSON.stringify(stats.paletteHits)}\n`);
   for (const p of problems) process.stderr.write(`render-check: error: ${p}\n`);
   return problems.length === 0 ? 0 : 1;
