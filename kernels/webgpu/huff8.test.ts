@@ -10,6 +10,7 @@ import { buildFineIndex, decodeBlockFine, decodeHuff8Fine, fineIndexWords, fused
 import { jitSlices } from './compressed-weight.js';
 import { matmul } from './matmul.js';
 import { assertClose, gpuSuite, poison, randUniform } from './gpu-test-util.js';
+import type { KernelRuntime } from './kernel-runtime.js';
 import { matmulRef, siluMulRef } from '../reference/forward-ops.js';
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
@@ -24,6 +25,25 @@ function segmentOf(enc: EncodedTensor, pad: number): { bytes: Uint8Array; indexO
   bytes.set(new Uint8Array(enc.words.buffer, enc.words.byteOffset, enc.words.byteLength), wordsOffset);
   bytes.set(enc.raw, rawOffset);
   return { bytes, indexOffset, wordsOffset, rawOffset };
+}
+
+/** Encodes `data` with its own codebook, lays it out as a segment after `pad` bytes and uploads segment and tables. */
+function uploadHuff8(rt: KernelRuntime, data: Uint16Array, dtype: 'BF16' | 'F16', chunkSize: number, pad: number): { t: Huff8Tensor; enc: EncodedTensor; lengths: Uint8Array; seg: Uint8Array } {
+  const lengths = codebookFor(symbolHistogram(data));
+  const enc = encodeTensor(data, lengths, chunkSize);
+  const s = segmentOf(enc, pad);
+  const t: Huff8Tensor = {
+    seg: rt.upload(s.bytes),
+    tables: rt.upload(buildDecodeTables(lengths)),
+    dtype,
+    numElements: data.length,
+    chunkSize,
+    bitLength: enc.bitLength,
+    indexOffset: s.indexOffset,
+    wordsOffset: s.wordsOffset,
+    rawOffset: s.rawOffset,
+  };
+  return { t, enc, lengths, seg: s.bytes };
 }
 
 /** 16-bit patterns whose symbols follow a geometric law, so the codebook has codes up to 16 bits (the LUT-miss path). */
@@ -43,23 +63,7 @@ describe('huff8 WGSL decoder', () => {
   const suite = gpuSuite();
   const { seed, prng, ready } = suite;
 
-  function upload(data: Uint16Array, dtype: 'BF16' | 'F16', chunkSize: number): { t: Huff8Tensor; enc: EncodedTensor; lengths: Uint8Array; seg: Uint8Array } {
-    const lengths = codebookFor(symbolHistogram(data));
-    const enc = encodeTensor(data, lengths, chunkSize);
-    const s = segmentOf(enc, 128);
-    const t: Huff8Tensor = {
-      seg: suite.rt.upload(s.bytes),
-      tables: suite.rt.upload(buildDecodeTables(lengths)),
-      dtype,
-      numElements: data.length,
-      chunkSize,
-      bitLength: enc.bitLength,
-      indexOffset: s.indexOffset,
-      wordsOffset: s.wordsOffset,
-      rawOffset: s.rawOffset,
-    };
-    return { t, enc, lengths, seg: s.bytes };
-  }
+  const upload = (data: Uint16Array, dtype: 'BF16' | 'F16', chunkSize: number) => uploadHuff8(suite.rt, data, dtype, chunkSize, 128);
 
   async function gpuDecode(t: Huff8Tensor, mode: 'pairs' | 'f32'): Promise<{ words: Uint32Array; errors: number }> {
     const outWords = mode === 'f32' ? t.numElements : Math.ceil(t.numElements / 2);
@@ -266,21 +270,7 @@ describe('huff8 fine fused decode + GEMV', () => {
     ] as const) {
       it(`n=${n} k=${k} m=${m} chunk=${chunk}${withBias ? ' +bias' : ''}${accumulate === true ? ' y+=' : accumulate ? ' glu' : ''} (subgroups ${subgroups ? 'when offered' : 'off'})`, async (t) => {
         if (!ready(t)) return;
-        const bits = gaussianBf16(n * k, 0.05, seed + n);
-        const lengths = codebookFor(symbolHistogram(bits));
-        const enc = encodeTensor(bits, lengths, chunk);
-        const s = segmentOf(enc, 64);
-        const tensor: Huff8Tensor = {
-          seg: suite.rt.upload(s.bytes),
-          tables: suite.rt.upload(buildDecodeTables(lengths)),
-          dtype: 'BF16',
-          numElements: n * k,
-          chunkSize: chunk,
-          bitLength: enc.bitLength,
-          indexOffset: s.indexOffset,
-          wordsOffset: s.wordsOffset,
-          rawOffset: s.rawOffset,
-        };
+        const { t: tensor, enc, lengths } = uploadHuff8(suite.rt, gaussianBf16(n * k, 0.05, seed + n), 'BF16', chunk, 64);
         const w = new Float32Array(n * k);
         decodeTensor(enc, lengths, 'BF16', w);
         const x = randUniform(prng, m * k);
@@ -318,21 +308,7 @@ describe('huff8 just-in-time product in row slices', () => {
   ] as const) {
     it(`n=${n} k=${k} m=${m}, ${sliceRows} rows per slice, ${epilogue}`, async (t) => {
       if (!ready(t)) return;
-      const bits = gaussianBf16(n * k, 0.05, seed + n);
-      const lengths = codebookFor(symbolHistogram(bits));
-      const enc = encodeTensor(bits, lengths, 256);
-      const s = segmentOf(enc, 64);
-      const tensor: Huff8Tensor = {
-        seg: suite.rt.upload(s.bytes),
-        tables: suite.rt.upload(buildDecodeTables(lengths)),
-        dtype: 'BF16',
-        numElements: n * k,
-        chunkSize: 256,
-        bitLength: enc.bitLength,
-        indexOffset: s.indexOffset,
-        wordsOffset: s.wordsOffset,
-        rawOffset: s.rawOffset,
-      };
+      const { t: tensor, enc, lengths } = uploadHuff8(suite.rt, gaussianBf16(n * k, 0.05, seed + n), 'BF16', 256, 64);
       const w = new Float32Array(n * k);
       decodeTensor(enc, lengths, 'BF16', w);
       const err = suite.rt.upload(new Uint32Array(4));
