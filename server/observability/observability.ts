@@ -7,13 +7,6 @@ import { ServerMetrics, type EngineStatsSnapshot } from './metrics.js';
 import type { RequestEnd, RequestStart } from './request-record.js';
 import { RequestTracer, tracingOptionsFromEnv, type RequestSpan, type TracingOptions } from './tracing.js';
 
-/** Engine-side facts the server's RequestEndInfo may carry once the engine reports them. */
-interface EngineExtras {
-  depth?: number;
-  precision?: string;
-  errorCause?: unknown;
-}
-
 export interface ObservabilityObserverOptions {
   tracer: RequestTracer | null;
   metrics: ServerMetrics | null;
@@ -74,7 +67,6 @@ export class ObservabilityObserver implements RequestObserver {
     const live = this.live.get(info.reqId);
     this.live.delete(info.reqId);
     this.pastFirstToken.delete(info.reqId);
-    const extras = info as RequestEndInfo & EngineExtras;
     const end: RequestEnd = {
       finishReason: endFinishReason(info),
       promptTokens: info.promptTokens,
@@ -83,13 +75,13 @@ export class ObservabilityObserver implements RequestObserver {
       ttftMs: info.ttftMs,
       totalMs: info.totalMs,
       // The governor's choice (adaptive serving) when the engine made one.
-      depth: extras.depth ?? info.adaptive?.depth ?? this.options.defaultDepth,
-      precision: extras.precision ?? info.adaptive?.precision ?? this.options.defaultPrecision,
+      depth: info.adaptive?.depth ?? this.options.defaultDepth,
+      precision: info.adaptive?.precision ?? this.options.defaultPrecision,
       blockDecode: info.blockDecode,
       error:
         info.error === undefined
           ? undefined
-          : { type: info.error.type, message: info.error.message, cause: extras.errorCause },
+          : { type: info.error.type, message: info.error.message, cause: info.error.cause },
     };
     live?.end(end);
     this.options.metrics?.recordRequestEnd(end);

@@ -35,6 +35,6 @@ export interface RequestEnd {
   precision: string | null;
   /** Block decompression summed over the request's steps; absent when the engine has none. */
   blockDecode?: { count: number; totalMs: number };
-  /** Set when finishReason is 'error' or the request failed before the engine. */
-  error?: { type: string; message: string; cause?: unknown };
+  /** Set when finishReason is 'error' or the request failed before the engine; `cause`: the engine's stack. */
+  error?: { type: string; message: string; cause?: string };
 }

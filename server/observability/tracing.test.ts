@@ -31,7 +31,7 @@ test('a finished request yields a request span with queue, prefill, decode and b
   const info = {
     reqId: 'chatcmpl-a', endpoint: 'chat' as const, transport: 'sse' as const, status: 'ok' as const,
     finishReasons: ['length' as const], promptTokens: 17, completionTokens: 9, ttftMs: 120, totalMs: 400, queueMs: 30,
-    depth: 3, precision: 'bf16', blockDecode: { count: 27, totalMs: 45 },
+    adaptive: { depth: 3, numLayers: 4, precision: 'bf16', why: 'test' }, blockDecode: { count: 27, totalMs: 45 },
   };
   observer.onDone(info);
   await tracer.forceFlush();
@@ -82,6 +82,22 @@ test('a failed request without tokens has error status, no decode span, and defa
   assert.equal(root.attributes['edgewise.depth'], 4);
   assert.equal(root.attributes['edgewise.precision'], 'fp32');
   assert.deepEqual(spans.map((s) => s.name).sort(), [REQUEST_SPAN_NAME, 'edgewise.prefill', 'edgewise.queue'].sort());
+  assert.equal(root.events.length, 0, 'no exception event without an engine cause');
+  await tracer.shutdown();
+});
+
+test('an engine failure with a cause records it on the request span as an exception with its stack', async () => {
+  const { exporter, tracer, observer } = setup();
+  observer.onQueued({ reqId: 'cmpl-c', endpoint: 'chat', transport: 'sse', model: 'tiny', promptTokens: 5, numChoices: 1, startMs: Date.now() });
+  const stack = 'Error: checksum mismatch\n    at EwmFile.checkSegment (ewm-reader.js:1:1)';
+  observer.onDone({
+    reqId: 'cmpl-c', endpoint: 'chat', transport: 'sse', status: 'error', finishReasons: ['error'],
+    promptTokens: 5, completionTokens: 0, ttftMs: null, totalMs: 12, queueMs: 2,
+    error: { status: 500, type: 'server_error', message: 'checksum mismatch', cause: stack },
+  });
+  await tracer.forceFlush();
+  const root = exporter.getFinishedSpans().find((s) => s.name === REQUEST_SPAN_NAME)!;
+  assert.deepEqual(root.events.map((e) => [e.name, e.attributes?.['exception.message'], e.attributes?.['exception.stacktrace']]), [['exception', 'checksum mismatch', stack]]);
   await tracer.shutdown();
 });
 

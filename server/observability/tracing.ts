@@ -134,7 +134,7 @@ export class RequestSpan {
     if (result.error !== undefined) {
       span.setAttribute('error.type', result.error.type);
       span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.message });
-      if (result.error.cause instanceof Error) span.recordException(result.error.cause, endMs);
+      if (result.error.cause !== undefined) span.recordException({ name: result.error.type, message: result.error.message, stack: result.error.cause }, endMs);
     }
     span.end(endMs);
   }
