@@ -14,7 +14,7 @@ import type { LayerWeights, ModelRunner, WeightProvider } from '../runtime/engin
 import { calibrationWindows } from '../runtime/calibration/calibration-text.js';
 import { layersAtDepth } from '../runtime/calibration/calibration-types.js';
 import { loadModel } from '../runtime/model/load-model.js';
-import { fillBits } from '../kernels/codec/planes-reference.js';
+import { fillBits, isSpecialExponent } from '../kernels/codec/planes-reference.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const argv = process.argv.slice(2);
@@ -30,7 +30,7 @@ const temperatures = arg('--temperatures', '1,1.2,1.5,2').split(',').map(Number)
 /** A fill rule: given a tensor's BF16 patterns and the planes kept, returns the pattern each weight becomes. */
 type Fill = (patterns: Uint16Array, keep: number) => (pattern: number) => number;
 const droppedMask = (keep: number) => (keep === 1 ? 0x3f : 0x0f);
-const isSpecial = (p: number) => ((p >>> 7) & 0xff) === 0 || ((p >>> 7) & 0xff) === 0xff;
+const isSpecial = (p: number) => isSpecialExponent((p >>> 7) & 0xff, 'BF16');
 const FILLS: Record<string, Fill> = {
   // What the container ships (docs/format.md 2.6).
   midpoint: (_, keep) => (p) => (isSpecial(p) ? p & ~droppedMask(keep) : (p & ~droppedMask(keep)) | fillBits(keep)),
