@@ -82,7 +82,7 @@ async function measureObserverCost(collectorUrl: string, tokensPerRequest: numbe
       const reqId = `bench-${i}`;
       const base = { reqId, endpoint: 'completion' as const, transport: 'sse' as const };
       obs.observer.onQueued({ ...base, model: 'bench', promptTokens: 32, numChoices: 1, startMs: Date.now() - 500 });
-      for (let t = 0; t < tokensPerRequest; t++) obs.observer.onTokens({ reqId, count: 1, sinceLastMs: t === 0 ? 0 : 12 });
+      for (let t = 0; t < tokensPerRequest; t++) obs.observer.onTokens({ reqId, count: 1, sinceLastMs: t === 0 ? null : 12 });
       obs.observer.onDone({
         ...base, status: 'ok', finishReasons: ['length'], promptTokens: 32, completionTokens: tokensPerRequest,
         ttftMs: 100, totalMs: 500, queueMs: 5,

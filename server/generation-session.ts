@@ -63,7 +63,7 @@ export class GenerationSession {
   private ttftMs: number | null = null;
   /** The depth/precision the engine's governor chose (adaptive serving), shown as `edgewise` in responses. */
   adaptive: AdaptiveChoice | null = null;
-  private lastTokenMs = 0;
+  private lastTokenMs = 0; // when the previous delivery arrived (read only after the first)
   private ended = false;
   private readonly onEnd: ((session: GenerationSession) => void) | null;
 
@@ -169,11 +169,12 @@ export class GenerationSession {
   private countTokens(count: number): void {
     if (count === 0) return;
     const now = wallClockMs();
-    if (this.ttftMs === null) {
+    const first = this.ttftMs === null;
+    if (first) {
       this.ttftMs = now - this.startMs;
       this.observers.onFirstToken({ reqId: this.id, ttftMs: this.ttftMs });
     }
-    this.observers.onTokens({ reqId: this.id, count, sinceLastMs: this.lastTokenMs === 0 ? 0 : now - this.lastTokenMs });
+    this.observers.onTokens({ reqId: this.id, count, sinceLastMs: first ? null : now - this.lastTokenMs });
     this.lastTokenMs = now;
   }
 

@@ -53,8 +53,8 @@ export interface RequestObserver {
   onQueued?(info: RequestStartInfo): void;
   /** The first generated token reached the main thread. */
   onFirstToken?(info: { reqId: string; ttftMs: number }): void;
-  /** More tokens arrived (count over all choices), with the gap since the previous batch. */
-  onTokens?(info: { reqId: string; count: number; sinceLastMs: number }): void;
+  /** More tokens arrived (count over all choices), with the gap since the previous batch (null for the request's first). */
+  onTokens?(info: { reqId: string; count: number; sinceLastMs: number | null }): void;
   /** The request ended, whatever the reason. Called exactly once per onQueued. */
   onDone?(info: RequestEndInfo): void;
   /** Any HTTP response was sent (generation, errors, health...). */
@@ -93,7 +93,7 @@ export class ObserverSet implements RequestObserver {
   onFirstToken(info: { reqId: string; ttftMs: number }): void {
     this.each((o) => o.onFirstToken?.(info));
   }
-  onTokens(info: { reqId: string; count: number; sinceLastMs: number }): void {
+  onTokens(info: { reqId: string; count: number; sinceLastMs: number | null }): void {
     this.each((o) => o.onTokens?.(info));
   }
   onDone(info: RequestEndInfo): void {

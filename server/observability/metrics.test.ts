@@ -15,7 +15,7 @@ test('scrape after a few requests: names, types, counts and sums are right', asy
   for (let i = 0; i < 3; i++) {
     const reqId = `r${i}`;
     observer.onQueued({ ...base, reqId, promptTokens: 10 + i, startMs: Date.now() });
-    observer.onTokens({ reqId, count: 1, sinceLastMs: 0 });
+    observer.onTokens({ reqId, count: 1, sinceLastMs: null });
     observer.onTokens({ reqId, count: 2, sinceLastMs: 20 }); // two gaps of 10 ms
     observer.onTokens({ reqId, count: 1, sinceLastMs: 30 });
     observer.onDone({
@@ -106,19 +106,19 @@ test('block decode time, depth and precision reported by the engine are recorded
   await metrics.shutdown();
 });
 
-test('inter-token gaps shorter than the 1 ms clock (reported as 0) still count; only the first delivery is skipped', async () => {
+test('inter-token gaps of 0 ms (two deliveries in one event-loop turn) still count; only the first delivery of each request is skipped', async () => {
   const metrics = new ServerMetrics({ model: 'z', engineStats: () => ({ running: 0, waiting: 0 }) });
   const observer = new ObservabilityObserver({ tracer: null, metrics, defaultDepth: 1, defaultPrecision: null });
   const base = { reqId: 'q', endpoint: 'completion' as const, transport: 'sse' as const };
   observer.onQueued({ ...base, model: 'z', promptTokens: 2, numChoices: 1, startMs: Date.now() });
-  observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 0 }); // first token: TTFT, not a gap
+  observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: null }); // first token: TTFT, not a gap
   observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 0 }); // same millisecond as the first
   observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 2 });
   observer.onTokens({ reqId: 'q', count: 1, sinceLastMs: 0 });
   observer.onDone({ ...base, status: 'ok', finishReasons: ['length'], promptTokens: 2, completionTokens: 4, ttftMs: 1, totalMs: 3, queueMs: 0 });
   // A second request reusing nothing of the first: its first delivery is skipped again.
   observer.onQueued({ ...base, reqId: 'r', model: 'z', promptTokens: 2, numChoices: 1, startMs: Date.now() });
-  observer.onTokens({ reqId: 'r', count: 1, sinceLastMs: 0 });
+  observer.onTokens({ reqId: 'r', count: 1, sinceLastMs: null });
   observer.onDone({ ...base, reqId: 'r', status: 'ok', finishReasons: ['length'], promptTokens: 2, completionTokens: 1, ttftMs: 1, totalMs: 1, queueMs: 0 });
   const s = parsePrometheusText(await metrics.scrape());
   assert.equal(sumSamples(s, 'edgewise:inter_token_latency_seconds_count'), 3, 'tokens - 1 gaps, zeros included');

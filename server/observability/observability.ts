@@ -30,8 +30,6 @@ function endFinishReason(info: RequestEndInfo): FinishReason {
 export class ObservabilityObserver implements RequestObserver {
   /** Open request spans by reqId (empty when tracing is off). */
   private readonly live = new Map<string, RequestSpan>();
-  /** Requests whose first token delivery has been seen: every later delivery is an inter-token gap. */
-  private readonly pastFirstToken = new Set<string>();
 
   constructor(private readonly options: ObservabilityObserverOptions) {}
 
@@ -48,16 +46,11 @@ export class ObservabilityObserver implements RequestObserver {
     if (this.options.tracer !== null) this.live.set(info.reqId, this.options.tracer.start(start));
   }
 
-  onTokens(info: { reqId: string; count: number; sinceLastMs: number }): void {
+  onTokens(info: { reqId: string; count: number; sinceLastMs: number | null }): void {
     const metrics = this.options.metrics;
-    if (metrics === null || info.count <= 0) return;
-    // The first delivery ends the time to first token; it is not an inter-token gap. NOTE: it is
-    // told apart by reqId, not by sinceLastMs === 0, which a later delivery can also report (two
-    // deliveries in one event-loop turn) and which must still count.
-    if (!this.pastFirstToken.has(info.reqId)) {
-      this.pastFirstToken.add(info.reqId);
-      return;
-    }
+    // The first delivery (sinceLastMs null) ends the time to first token; it is not an inter-token gap.
+    // NOTE: a later gap of 0 (two deliveries in one event-loop turn) still counts.
+    if (metrics === null || info.count <= 0 || info.sinceLastMs === null) return;
     // NOTE: a batch of n tokens after a gap of g counts as n gaps of g/n, like vLLM's per-token ITL.
     const gapMs = Math.max(0, info.sinceLastMs) / info.count;
     for (let i = 0; i < info.count; i++) metrics.recordInterTokenLatency(gapMs);
@@ -66,7 +59,6 @@ export class ObservabilityObserver implements RequestObserver {
   onDone(info: RequestEndInfo): void {
     const live = this.live.get(info.reqId);
     this.live.delete(info.reqId);
-    this.pastFirstToken.delete(info.reqId);
     const end: RequestEnd = {
       finishReason: endFinishReason(info),
       promptTokens: info.promptTokens,

@@ -27,7 +27,7 @@ test('a finished request yields a request span with queue, prefill, decode and b
   const { exporter, tracer, observer } = setup();
   const startMs = Date.now() - 500;
   observer.onQueued({ reqId: 'chatcmpl-a', endpoint: 'chat', transport: 'sse', model: 'tiny', promptTokens: 17, numChoices: 1, startMs });
-  observer.onTokens({ reqId: 'chatcmpl-a', count: 1, sinceLastMs: 0 });
+  observer.onTokens({ reqId: 'chatcmpl-a', count: 1, sinceLastMs: null });
   const info = {
     reqId: 'chatcmpl-a', endpoint: 'chat' as const, transport: 'sse' as const, status: 'ok' as const,
     finishReasons: ['length' as const], promptTokens: 17, completionTokens: 9, ttftMs: 120, totalMs: 400, queueMs: 30,
