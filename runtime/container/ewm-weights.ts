@@ -119,6 +119,11 @@ export class EwmWeightProvider implements WeightProvider {
     return this.file;
   }
 
+  /** Segment `index` whole (all parts, checked): the resident copy, or a read through the current source. */
+  segment(index: number): Uint8Array {
+    return this.source(index, NUM_PARTS);
+  }
+
   /** Bytes of compressed segments held by this provider itself (0 once a budgeted source serves them). */
   get residentBytes(): number {
     return this.resident?.reduce((a, s) => a + s.length, 0) ?? 0;

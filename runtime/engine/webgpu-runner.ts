@@ -52,9 +52,9 @@ function defaultSource(weights: WeightProvider, mode: CompressedMode, jitUnit?: 
   if (!(weights instanceof EwmWeightProvider)) return (rt) => uploadResidentWeights(rt, weights);
   return (rt) => {
     // NOTE: the container's own segments (version 2, all three planes) go to the GPU as stored: one resident store serves
-    // every rung, a lower rung's kernels read fewer of its planes. Re-read from the file: the provider's copies are private.
+    // every rung, a lower rung's kernels read fewer of its planes. The provider's resident copies are uploaded, not re-read.
     const file = weights.ewm;
-    const segments = file.metadata.segments.map((_, i) => file.readSegment(i));
+    const segments = file.metadata.segments.map((_, i) => weights.segment(i));
     const dense = (v: Float32Array): Float32Array | Uint16Array => exactBf16(v) ?? v;
     const embedding = dense(weights.embedding());
     const lmHead = weights.config.tieWordEmbeddings ? embedding : dense(weights.lmHead());
